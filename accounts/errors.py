@@ -1,0 +1,35 @@
+"""Errors services raise. Each carries a message for the user, in their language."""
+
+from django.utils.translation import gettext as _
+
+from accounts.plans import Plan
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out as asked; the message says what to do instead."""
+
+    code = "invalid_request"
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotAllowed(ServiceError):
+    code = "permission_denied"
+    status = 403
+
+
+class PlanLimitError(ServiceError):
+    code = "plan_limit"
+    status = 403
+
+    def __init__(self, message: str, *, required_plan: Plan | None) -> None:
+        super().__init__(message)
+        self.required_plan = required_plan
+
+
+def role_required_message(role_label: str) -> str:
+    return _("Only a workspace %(role)s can do this. Ask one of them.") % {"role": role_label}

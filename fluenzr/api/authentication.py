@@ -1,0 +1,63 @@
+"""`Authorization: Bearer flz_sk_…` — the API's only way in. A key belongs to one workspace."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.request import Request
+
+from accounts.models import ApiKey
+from accounts.selectors import api_key_for_token
+from accounts.services import API_KEY_PREFIX, api_key_touch
+from accounts.tenancy import activate_workspace
+
+
+class ApiKeyUser:
+    """The caller of an API request: a key, not a person. Never a Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+        self.pk = None
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.masked}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey]:
+        header = get_authorization_header(request).decode("latin-1").strip()
+        if not header:
+            raise NotAuthenticated(
+                _("Missing API key. Send it as “Authorization: Bearer flz_sk_…”."),
+                code="missing_api_key",
+            )
+        scheme, _sep, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX) or " " in token:
+            raise AuthenticationFailed(
+                _("Malformed Authorization header. Send “Authorization: Bearer flz_sk_…”."),
+                code="malformed_api_key",
+            )
+        api_key = api_key_for_token(token=token)
+        if api_key is None:
+            raise AuthenticationFailed(
+                _("Unknown API key. Check it, or create a new one in Settings → API keys."),
+                code="invalid_api_key",
+            )
+        if not api_key.is_active:
+            raise AuthenticationFailed(
+                _("This API key was revoked. Create a new one in Settings → API keys."),
+                code="revoked_api_key",
+            )
+        activate_workspace(request._request, api_key.workspace)
+        api_key_touch(api_key=api_key)
+        return ApiKeyUser(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) when authentication fails.
+        return 'Bearer realm="FluenzR API"'

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class FluenzrConfig(AppConfig):
+    name = "fluenzr"
+    verbose_name = "FluenzR"
+
+    def ready(self) -> None:
+        from fluenzr.api import schema  # noqa: F401 - registers the auth extension

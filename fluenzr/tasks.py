@@ -1,0 +1,14 @@
+from celery import shared_task
+from django.utils import timezone
+
+from fluenzr.models import IdempotencyRecord
+
+
+@shared_task(name="fluenzr.idempotency_purge", queue="scheduler")
+def idempotency_purge() -> int:
+    deleted, _detail = (
+        IdempotencyRecord.objects.unscoped()  # a cross-tenant sweep
+        .filter(expires_at__lte=timezone.now())
+        .delete()
+    )
+    return deleted

@@ -1,0 +1,49 @@
+// FluenzR dashboard behaviour: no inline scripts (strict CSP), progressive enhancement only.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-toggle='sidebar']");
+    if (target) {
+      var open = document.body.classList.toggle("sidebar-open");
+      target.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    var dismiss = event.target.closest("[data-dismiss='toast']");
+    if (dismiss) {
+      dismiss.closest(".toast").remove();
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.textContent.trim());
+        copy.textContent = copy.getAttribute("data-copied") || "✓";
+      }
+      return;
+    }
+    // Close open menus when clicking elsewhere.
+    document.querySelectorAll("details.dropdown[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.dropdown[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary) summary.focus();
+    });
+    if (document.body.classList.contains("sidebar-open")) {
+      document.body.classList.remove("sidebar-open");
+    }
+  });
+
+  // A destructive action asks once, naming what will be lost.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+})();

@@ -1,0 +1,135 @@
+"""Shared fixtures: alice owns a Pro workspace, bob is a member of it, charlie is the
+outsider with a workspace of his own. Tests talk to real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import Role, User, Workspace
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+PASSWORD = "correct horse battery"
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A missing server fails the run loudly; it never turns into skipped tests.
+    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _answers(port)]
+    if missing:
+        raise pytest.UsageError(
+            f"{' and '.join(missing)} not answering on 127.0.0.1. "
+            "Run `make test`, which starts them."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    cache.clear()  # rate-limit counters must not leak between tests
+    yield
+
+
+@dataclass
+class Actor:
+    user: User
+    workspace: Workspace
+    client: Client
+    api_key: str
+
+    @property
+    def api(self) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.api_key}")
+        return client
+
+
+def _actor(user: User, workspace: Workspace) -> Actor:
+    client = Client()
+    client.force_login(user)
+    _key, token = services.api_key_create(workspace=workspace, created_by=None, name="tests")
+    return Actor(user=user, workspace=workspace, client=client, api_key=token)
+
+
+@pytest.fixture
+def alice(db) -> Actor:
+    user = UserFactory(email="alice@example.test")
+    workspace = services.workspace_create(owner=user, name="Alice Co", plan="pro")
+    return _actor(user, workspace)
+
+
+@pytest.fixture
+def bob(alice: Actor) -> Actor:
+    user = UserFactory(email="bob@example.test")
+    MembershipFactory(workspace=alice.workspace, user=user, role=Role.MEMBER)
+    user.current_workspace = alice.workspace
+    user.save()
+    return _actor(user, alice.workspace)
+
+
+@pytest.fixture
+def charlie(db) -> Actor:
+    user = UserFactory(email="charlie@example.test")
+    workspace = services.workspace_create(owner=user, name="Charlie Ltd", plan="pro")
+    return _actor(user, workspace)
+
+
+@pytest.fixture
+def free_workspace(db) -> Workspace:
+    return WorkspaceFactory(plan="free")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot work here)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the
+    # tests make alongside it are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    executable = "/usr/bin/chromium"
+    if not os.path.exists(executable):
+        raise RuntimeError(f"{executable} is missing: run `make test`, which installs Chromium.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,118 @@
+"""Configuration and the embedded default, run as separate processes like an operator would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DJANGO_SETTINGS_MODULE",
+            "DEBUG",
+            "SECRET_KEY",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
+        and not key.startswith("PYTEST")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "fluenzr.settings"
+    env.update(overrides)
+    return env
+
+
+def _production_env(**overrides: str) -> dict[str, str]:
+    return _env(
+        DEBUG="0",
+        SECRET_KEY="prod-" + "k" * 60 + "-not-a-dev-key-9f8e7d6c",
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="app.fluenzr.example",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/fluenzr",
+        REDIS_URL="redis://127.0.0.1:6379/15",
+        **overrides,
+    )
+
+
+def _manage(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_deploy_check_passes_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = _production_env()
+    del env["SECRET_KEY"]
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_to_start_without_encryption_keys():
+    env = _production_env()
+    del env["FIELD_ENCRYPTION_KEYS"]
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr
+
+
+def test_embedded_default_migrates_and_serves_on_sqlite_with_the_file_broker(tmp_path):
+    env = _env(DEBUG="1", VAR_DIR=str(tmp_path))
+    migrated = _manage("migrate", "--noinput", env=env, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "fluenzr.sqlite3").exists()
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                signup = httpx.get(f"{base}/accounts/signup/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.monotonic() < deadline, "the embedded server did not start"
+                time.sleep(0.3)
+        assert signup.status_code == 200
+        assert 'name="email"' in signup.text
+        health = httpx.get(f"{base}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert health.json()["checks"] == {"database": "ok", "broker": "ok"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert (tmp_path / "celery" / "queue").is_dir()  # the file-system broker's folder

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WarmingConfig(AppConfig):
+    name = "warming"
+    verbose_name = "Warming"

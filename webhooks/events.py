@@ -1,0 +1,41 @@
+"""`emit()`: the outbox's contract. Callers hand over finished data; the outbox builds none.
+
+The row is written in the caller's transaction, so an event exists if and only if the change
+it describes was committed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from webhooks.models import Event
+
+if TYPE_CHECKING:
+    from accounts.models import Workspace
+
+# The catalogue. An unknown type is a programming error (a typo would silently never match
+# a customer's subscription), so emit() refuses it.
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "member.invited",
+        "member.joined",
+        "member.removed",
+        "api_key.created",
+        "api_key.revoked",
+    }
+)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def emit(*, workspace: Workspace, type: str, data: dict[str, Any]) -> Event:
+    if type not in EVENT_TYPES:
+        raise UnknownEventType(f"{type!r} is not in webhooks.events.EVENT_TYPES; add it there.")
+    # Round-trip through the JSON encoder now, so a payload that cannot be stored fails in
+    # the caller's code, not later in a delivery worker.
+    DjangoJSONEncoder().encode(data)
+    return Event.objects.create(workspace=workspace, type=type, data=data)
