@@ -50,9 +50,21 @@ def main(paths: list[str]) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)  # noqa: S603
     subprocess.run(  # noqa: S603
-        [*manage, "bootstrap_workspace", "--email", EMAIL, "--password", PASSWORD,
-         "--workspace", "Acme Growth", "--plan", "pro"],
-        env=env, check=True, capture_output=True,
+        [
+            *manage,
+            "bootstrap_workspace",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--workspace",
+            "Acme Growth",
+            "--plan",
+            "pro",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -68,8 +80,14 @@ def main(paths: list[str]) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
             )
             for language in ("en", "fr"):
                 for label, (width, height) in VIEWPORTS.items():
@@ -85,10 +103,12 @@ def main(paths: list[str]) -> None:
                             page.fill("#id_password", PASSWORD)
                             page.locator("form button[type=submit]").last.click()
                             page.wait_for_load_state()
+                            csrf = next(
+                                c["value"] for c in context.cookies() if c["name"] == "csrftoken"
+                            )
                             page.request.post(
                                 base + "/language/",
-                                form={"language": language, "csrfmiddlewaretoken": next(
-                                    c["value"] for c in context.cookies() if c["name"] == "csrftoken")},
+                                form={"language": language, "csrfmiddlewaretoken": csrf},
                             )
                         page.goto(base + path)
                         name = path.strip("/").replace("/", "_") or "dashboard"
