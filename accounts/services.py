@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.errors import NotAllowed, PlanLimitError, ServiceError
 from accounts.models import (
@@ -28,7 +29,7 @@ from accounts.models import (
     User,
     Workspace,
 )
-from accounts.plans import FEATURE_NAMES, PlanCode, cheapest_plan_with
+from accounts.plans import FEATURE_NAMES, PlanCode, cheapest_plan_allowing, cheapest_plan_with
 from webhooks.events import emit
 
 API_KEY_PREFIX = "flz_sk_"
@@ -104,6 +105,29 @@ def workspace_require_feature(*, workspace: Workspace, feature: str) -> None:
         },
         required_plan=plan,
     )
+
+
+def _limit_message(limit: str, plan_name: str, maximum: int) -> str:
+    if limit == "max_mailboxes":
+        return ngettext(
+            "The %(plan)s plan allows %(maximum)d mailbox.",
+            "The %(plan)s plan allows %(maximum)d mailboxes.",
+            maximum,
+        ) % {"plan": plan_name, "maximum": maximum}
+    raise ValueError(f"No message for the limit {limit!r}.")
+
+
+def workspace_require_within_limit(*, workspace: Workspace, limit: str, wanted: int) -> None:
+    """Refuse to go over a plan's count limit (e.g. a second mailbox on Free), naming the plan
+    that lifts it. `wanted` is the count the workspace would have after the change."""
+    maximum = getattr(workspace.plan_limits, limit)
+    if maximum is None or wanted <= maximum:
+        return
+    plan = cheapest_plan_allowing(limit, wanted)
+    message = _limit_message(limit, workspace.plan_limits.name, maximum)
+    if plan is not None:
+        message += " " + _("Upgrade to the %(plan)s plan for more.") % {"plan": plan.name}
+    raise PlanLimitError(message, required_plan=plan)
 
 
 # Users --------------------------------------------------------------------------------------

@@ -206,6 +206,29 @@ def test_plan_limits_name_the_plan_that_lifts_them(free_workspace):
     assert raised.value.required_plan.code == "pro"
 
 
+def test_count_limits_name_the_plan_that_lifts_them(free_workspace):
+    services.workspace_require_within_limit(
+        workspace=free_workspace, limit="max_mailboxes", wanted=1
+    )
+    with pytest.raises(PlanLimitError) as raised:
+        services.workspace_require_within_limit(
+            workspace=free_workspace, limit="max_mailboxes", wanted=2
+        )
+    assert raised.value.message == (
+        "The Free plan allows 1 mailbox. Upgrade to the Starter plan for more."
+    )
+    services.workspace_set_plan(workspace=free_workspace, plan="starter")
+    with pytest.raises(PlanLimitError) as raised:
+        services.workspace_require_within_limit(
+            workspace=free_workspace, limit="max_mailboxes", wanted=6
+        )
+    assert raised.value.required_plan.code == "pro"
+    services.workspace_set_plan(workspace=free_workspace, plan="pro")
+    services.workspace_require_within_limit(
+        workspace=free_workspace, limit="max_mailboxes", wanted=10_000
+    )
+
+
 def test_workspace_settings_validate_the_time_zone(alice):
     response = alice.client.post(
         reverse("settings_workspace"), {"name": "Alice Co", "timezone": "Mars/Olympus"}

@@ -116,3 +116,46 @@ def test_embedded_default_migrates_and_serves_on_sqlite_with_the_file_broker(tmp
         server.terminate()
         server.wait(timeout=10)
     assert (tmp_path / "celery" / "queue").is_dir()  # the file-system broker's folder
+
+
+EXPIRED_INVITATION = """
+from datetime import timedelta
+from django.utils import timezone
+from accounts import services
+from accounts.models import Invitation, User
+from accounts.tasks import invitations_expire
+user = User.objects.create_user("owner@example.test", "pw-long-enough")
+workspace = services.workspace_create(owner=user, name="Embedded")
+services.invitation_create(workspace=workspace, invited_by=user, email="x@example.test")
+Invitation.objects.for_workspace(workspace).update(expires_at=timezone.now() - timedelta(days=1))
+invitations_expire.delay()
+"""
+INVITATION_STATUS = (
+    "from accounts.models import Invitation; print(Invitation.objects.unscoped().get().status)"
+)
+
+
+def test_embedded_default_runs_celery_tasks_through_the_file_broker(tmp_path):
+    env = _env(DEBUG="1", VAR_DIR=str(tmp_path))
+    assert _manage("migrate", "--noinput", env=env, timeout=300).returncode == 0
+    queued = _manage("shell", "-c", EXPIRED_INVITATION, env=env)
+    assert queued.returncode == 0, queued.stderr
+    assert list((tmp_path / "celery" / "queue").iterdir())  # the nudge waits on disk
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "fluenzr", "worker", "--pool=solo", "--queues=scheduler"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = ""
+        while status != "revoked" and time.monotonic() < deadline:
+            time.sleep(1)
+            status = _manage("shell", "-c", INVITATION_STATUS, env=env).stdout.strip().split()[-1]
+            assert worker.poll() is None, worker.stdout.read().decode()
+        assert status == "revoked"  # the worker ran accounts.invitations_expire
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
