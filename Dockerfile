@@ -16,7 +16,8 @@ RUN pip install --upgrade pip && pip install .
 COPY . .
 RUN pip install --no-deps -e . \
     && DEBUG=1 python manage.py compilemessages --ignore=.venv \
-    && DEBUG=1 python manage.py collectstatic --noinput \
+    && DEBUG=0 SECRET_KEY=collectstatic-only FIELD_ENCRYPTION_KEYS=unused-at-build \
+       python manage.py collectstatic --noinput \
     && useradd --system --home /app fluenzr && chown -R fluenzr /app/var
 
 USER fluenzr

@@ -6,11 +6,16 @@ from django.http import HttpRequest
 from accounts.models import ApiKey, Invitation, Membership, User, Workspace
 
 
-class UnscopedAdmin(admin.ModelAdmin):
-    """Staff see every workspace: the admin is the one place that crosses tenants openly."""
+class UnscopedAdminMixin:
+    """Staff see every workspace: the admin is the one place that crosses tenants openly.
+    (Without this, the staff member's own workspace would be the scope of every query.)"""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return self.model.objects.unscoped()
+
+
+class UnscopedAdmin(UnscopedAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(User)
@@ -26,7 +31,7 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(UnscopedAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["user", "role"]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import Role, User
 
 
@@ -25,9 +25,10 @@ class WorkspaceSignupForm(forms.Form):
     )
 
     def signup(self, request: HttpRequest, user: User) -> None:
-        name = self.cleaned_data.get("workspace_name") or _("%(email)s's workspace") % {
-            "email": user.email.split("@")[0]
-        }
+        name = self.cleaned_data.get("workspace_name")
+        if not name and selectors.has_pending_invitation(email=user.email):
+            return  # joining a team: the invitation page comes next, no empty workspace
+        name = name or _("%(email)s's workspace") % {"email": user.email.split("@")[0]}
         services.workspace_create(owner=user, name=str(name))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import ApiKey, Invitation, InvitationStatus, Membership, User, Workspace
 from accounts.services import api_key_hash
@@ -33,6 +34,14 @@ def members_of(*, workspace: Workspace) -> QuerySet[Membership]:
 
 def pending_invitations_of(*, workspace: Workspace) -> QuerySet[Invitation]:
     return Invitation.objects.for_workspace(workspace).filter(status=InvitationStatus.PENDING)
+
+
+def has_pending_invitation(*, email: str) -> bool:
+    return (
+        Invitation.objects.unscoped()  # invitations to any workspace, for this address
+        .filter(email__iexact=email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now())
+        .exists()
+    )
 
 
 def api_keys_of(*, workspace: Workspace) -> QuerySet[ApiKey]:

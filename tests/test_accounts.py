@@ -100,6 +100,34 @@ def test_invitation_flow_accept(alice, client, mailoutbox, django_capture_on_com
     assert client.get(link.replace("http://testserver", "")).status_code == 404
 
 
+def test_invitee_without_an_account_signs_up_from_the_link_and_joins(
+    alice, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(
+            workspace=alice.workspace, invited_by=alice.user, email="kim@example.test"
+        )
+    path = next(line for line in mailoutbox[0].body.splitlines() if "/invitations/" in line)
+    path = path.replace("http://testserver", "")
+    login = client.get(path, follow=True)
+    assert login.request["PATH_INFO"] == reverse("account_login")
+    signup_link = login.context["signup_url"]
+    assert path.replace("/", "%2F") in signup_link  # "next" is carried to sign-up
+    response = client.post(
+        signup_link,
+        {
+            "email": "kim@example.test",
+            "password1": "a long and new passphrase",
+            "password2": "a long and new passphrase",
+        },
+    )
+    assert response["Location"] == path
+    kim = User.objects.get(email="kim@example.test")
+    assert not kim.memberships.exists()  # no empty workspace of her own
+    client.post(path, {"answer": "accept"})
+    assert kim.memberships.get().workspace == alice.workspace
+
+
 def test_invitation_decline(alice, bob):
     invitation = services.invitation_create(
         workspace=alice.workspace, invited_by=alice.user, email="x@example.test"

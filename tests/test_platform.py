@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -112,3 +112,19 @@ def test_healthz_is_503_naming_the_broker_when_it_is_down(client):
         app.conf.broker_url = original
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "ok", "broker": "unavailable"}
+
+
+@pytest.mark.django_db
+def test_staff_see_every_workspace_in_the_admin(alice, bob, charlie):
+    staff = User.objects.create_superuser(email="staff@example.test", password="pw-long-enough")
+    from accounts import services
+
+    services.workspace_create(owner=staff, name="Staff HQ")  # the staff member's own scope
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/accounts/workspace/{alice.workspace.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "alice@example.test" in html and "bob@example.test" in html  # the members inline
+    keys = client.get("/admin/accounts/apikey/").content.decode()
+    assert "Alice Co" in keys and "Charlie Ltd" in keys

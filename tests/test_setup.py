@@ -159,3 +159,51 @@ def test_embedded_default_runs_celery_tasks_through_the_file_broker(tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_production_serves_pages_and_hashed_static_files_with_gunicorn(tmp_path):
+    env = _production_env(VAR_DIR=str(tmp_path))
+    collected = _manage("collectstatic", "--noinput", env=env, timeout=300)
+    assert collected.returncode == 0, collected.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "fluenzr.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    # As behind the TLS-terminating proxy: HTTPS, and the public host name.
+    headers = {"Host": "app.fluenzr.example", "X-Forwarded-Proto": "https"}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                login = httpx.get(f"{base}/accounts/login/", headers=headers, timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.3)
+        assert login.status_code == 200
+        assert "Strict-Transport-Security" in login.headers
+        assert "Content-Security-Policy" in login.headers
+        css = next(part.split('"')[1] for part in login.text.split("href=")[1:] if ".css" in part)
+        assert css.startswith("/static/css/app.") and css != "/static/css/app.css"  # hashed
+        asset = httpx.get(base + css, headers=headers, timeout=5)
+        assert asset.status_code == 200
+        assert "max-age=315360000" in asset.headers["Cache-Control"]  # WhiteNoise, immutable
+        plain = httpx.get(f"{base}/accounts/login/", headers={"Host": "app.fluenzr.example"})
+        assert plain.status_code == 301  # plain HTTP goes to HTTPS
+        assert plain.headers["Location"].startswith("https://")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
