@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import free_port
@@ -67,20 +68,25 @@ def test_deploy_check_passes_with_production_settings():
     assert "no issues" in result.stdout
 
 
-def test_production_refuses_to_start_without_secret_key():
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])
+def test_production_refuses_to_start_without_its_secrets(variable):
     env = _production_env()
-    del env["SECRET_KEY"]
+    del env[variable]
     result = _manage("check", env=env)
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    assert f"{variable} is not set" in result.stderr
 
 
-def test_production_refuses_to_start_without_encryption_keys():
-    env = _production_env()
-    del env["FIELD_ENCRYPTION_KEYS"]
-    result = _manage("check", env=env)
-    assert result.returncode != 0
-    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr
+def _get_once_up(server: subprocess.Popen, url: str, **kwargs: object) -> httpx.Response:
+    """GET `url` as soon as the freshly started `server` answers (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(url, timeout=5, **kwargs)
+        except httpx.TransportError:
+            assert server.poll() is None, server.stdout.read().decode()
+            assert time.monotonic() < deadline, f"the server behind {url} did not start"
+            time.sleep(0.3)
 
 
 def test_embedded_default_migrates_and_serves_on_sqlite_with_the_file_broker(tmp_path):
@@ -98,15 +104,7 @@ def test_embedded_default_migrates_and_serves_on_sqlite_with_the_file_broker(tmp
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                signup = httpx.get(f"{base}/accounts/signup/", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.monotonic() < deadline, "the embedded server did not start"
-                time.sleep(0.3)
+        signup = _get_once_up(server, f"{base}/accounts/signup/")
         assert signup.status_code == 200
         assert 'name="email"' in signup.text
         health = httpx.get(f"{base}/healthz", timeout=10)
@@ -184,15 +182,7 @@ def test_production_serves_pages_and_hashed_static_files_with_gunicorn(tmp_path)
     headers = {"Host": "app.fluenzr.example", "X-Forwarded-Proto": "https"}
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                login = httpx.get(f"{base}/accounts/login/", headers=headers, timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.3)
+        login = _get_once_up(server, f"{base}/accounts/login/", headers=headers)
         assert login.status_code == 200
         assert "Strict-Transport-Security" in login.headers
         assert "Content-Security-Policy" in login.headers
