@@ -6,9 +6,11 @@ import hashlib
 import logging
 import secrets
 import string
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,6 +30,7 @@ from accounts.models import (
     Role,
     User,
     Workspace,
+    validate_timezone,
 )
 from accounts.plans import FEATURE_NAMES, PlanCode, cheapest_plan_allowing, cheapest_plan_with
 from webhooks.events import emit
@@ -61,17 +64,25 @@ def workspace_update(*, workspace: Workspace, actor: User, name: str, timezone_n
     name = name.strip()
     if not name:
         raise ServiceError(_("Give the workspace a name."), field="name")
+    try:
+        validate_timezone(timezone_name)
+    except ValidationError as error:
+        raise ServiceError(error.messages[0], field="timezone") from None
     workspace.name = name[:100]
     workspace.timezone = timezone_name
-    workspace.full_clean(exclude=["plan"])
     workspace.save(update_fields=["name", "timezone"])
 
 
-def workspace_switch(*, user: User, workspace_id: object) -> Workspace:
+def workspace_switch(*, user: User, workspace_id: str) -> Workspace:
     """Make another of the user's workspaces current. Not a member: the same error as missing."""
-    membership = (
-        user.memberships.select_related("workspace").filter(workspace_id=workspace_id).first()
-    )
+    try:
+        workspace_uuid = uuid.UUID(str(workspace_id))
+    except ValueError:
+        membership = None
+    else:
+        membership = (
+            user.memberships.select_related("workspace").filter(workspace_id=workspace_uuid).first()
+        )
     if membership is None:
         raise ServiceError(_("That workspace does not exist or you are not a member of it."))
     user.current_workspace = membership.workspace

@@ -86,7 +86,7 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
         workspace = services.workspace_switch(
             user=request.user, workspace_id=request.POST.get("workspace", "")
         )
-    except (ServiceError, ValueError):
+    except ServiceError:
         raise Http404 from None
     messages.info(request, _("You are now in %(name)s.") % {"name": workspace.name})
     return redirect("dashboard")

@@ -52,3 +52,28 @@ def test_two_factor_authentication_can_be_turned_on_and_is_then_required(alice):
     assert response.status_code == 302
     assert response["Location"] == reverse("mfa_authenticate")
     assert "_auth_user_id" not in client.session  # not signed in until the code is given
+
+
+def test_password_reset_sends_a_link_that_sets_a_new_password(alice, mailoutbox):
+    client = Client()
+    response = client.post(reverse("account_reset_password"), {"email": "ALICE@example.test"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["alice@example.test"]
+    link = next(word for word in mailoutbox[0].body.split() if "/password/reset/key/" in word)
+    form = client.get(link.replace("http://testserver", ""), follow=True)
+    assert form.status_code == 200
+    response = client.post(
+        form.request["PATH_INFO"],
+        {"password1": "a brand new passphrase", "password2": "a brand new passphrase"},
+    )
+    assert response.status_code == 302
+    alice.user.refresh_from_db()
+    assert alice.user.check_password("a brand new passphrase")
+
+
+def test_sign_out_ends_the_session(alice):
+    client = Client()
+    _login(client, alice.user.email, PASSWORD)
+    assert client.get("/").status_code == 200
+    client.post(reverse("account_logout"))
+    assert client.get("/").status_code == 302

@@ -181,6 +181,7 @@ def test_outsider_sees_nothing_of_alice_on_list_routes(alice_objects, alice, cha
 def test_switching_to_a_workspace_you_do_not_belong_to_is_404(alice, charlie):
     response = charlie.client.post("/workspaces/switch/", {"workspace": str(alice.workspace.pk)})
     assert response.status_code == 404
+    assert charlie.client.post("/workspaces/switch/", {"workspace": "nope"}).status_code == 404
     charlie.user.refresh_from_db()
     assert charlie.user.current_workspace_id == charlie.workspace.pk
 
