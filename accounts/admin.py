@@ -1,21 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
 from accounts.models import ApiKey, Invitation, Membership, User, Workspace
-
-
-class UnscopedAdminMixin:
-    """Staff see every workspace: the admin is the one place that crosses tenants openly.
-    (Without this, the staff member's own workspace would be the scope of every query.)"""
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return self.model.objects.unscoped()
-
-
-class UnscopedAdmin(UnscopedAdminMixin, admin.ModelAdmin):
-    pass
 
 
 @admin.register(User)
@@ -31,7 +17,7 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
-class MembershipInline(UnscopedAdminMixin, admin.TabularInline):
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["user", "role"]
@@ -47,13 +33,13 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(UnscopedAdmin):
+class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "workspace", "role", "status", "expires_at"]
     list_filter = ["status"]
     readonly_fields = ["workspace", "token_hash"]
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(UnscopedAdmin):
+class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "masked", "workspace", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["workspace", "prefix", "last4", "key_hash", "created_by", "last_used_at"]

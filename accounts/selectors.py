@@ -10,7 +10,13 @@ from accounts.services import api_key_hash
 
 
 def memberships_of_user(*, user: User) -> QuerySet[Membership]:
-    return user.memberships.select_related("workspace").order_by("workspace__name")
+    """The user's memberships in every workspace (a user spans tenants)."""
+    return (
+        Membership.objects.unscoped()
+        .filter(user=user)
+        .select_related("workspace")
+        .order_by("workspace__name")
+    )
 
 
 def workspace_for_user(*, user: User) -> Workspace | None:

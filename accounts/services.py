@@ -81,7 +81,10 @@ def workspace_switch(*, user: User, workspace_id: str) -> Workspace:
         membership = None
     else:
         membership = (
-            user.memberships.select_related("workspace").filter(workspace_id=workspace_uuid).first()
+            Membership.objects.unscoped()  # the user's own memberships, in any workspace
+            .select_related("workspace")
+            .filter(user=user, workspace_id=workspace_uuid)
+            .first()
         )
     if membership is None:
         raise ServiceError(_("That workspace does not exist or you are not a member of it."))
@@ -155,7 +158,7 @@ def user_set_language(*, user: User, language: str) -> None:
 
 
 def membership_require_role(*, workspace: Workspace, user: User, minimum: str) -> Membership:
-    membership = user.memberships.filter(workspace=workspace).first()
+    membership = Membership.objects.for_workspace(workspace).filter(user=user).first()
     if membership is None or not membership.has_role(minimum):
         raise NotAllowed(
             _("Only a workspace %(role)s or above can do this. Ask one of them.")

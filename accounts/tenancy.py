@@ -2,9 +2,12 @@
 
 Every tenant model inherits `WorkspaceOwnedModel`. Its manager only answers queries that are
 scoped: explicitly (`Model.objects.for_workspace(ws)`), implicitly by the workspace that
-`activate_workspace` made current for this request or task, or through a parent object's
-related manager. Anything else raises `UnscopedQueryError` (fail closed). Going around the
-scoping is spelled out as `Model.objects.unscoped()`, so a reviewer can grep for it.
+`activate_workspace` made current for this request or task, or through the related manager
+of a workspace or of another tenant object. Anything else raises `UnscopedQueryError` (fail
+closed). Going around the scoping is spelled out, so a reviewer can grep for it:
+`Model.objects.unscoped()` for one query, `all_workspaces_scope()` for the staff admin.
+
+A queryset takes the scope in force when it is built: never keep one across requests.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from accounts.models import Workspace
 
 _current_workspace: ContextVar[Workspace | None] = ContextVar("current_workspace", default=None)
+_all_workspaces: ContextVar[bool] = ContextVar("all_workspaces", default=False)
 
 
 class UnscopedQueryError(RuntimeError):
@@ -51,6 +55,16 @@ def workspace_scope(workspace: Workspace) -> Iterator[None]:
         _current_workspace.reset(token)
 
 
+@contextmanager
+def all_workspaces_scope() -> Iterator[None]:
+    """Every workspace's rows, for the staff admin only (see fluenzr.admin)."""
+    token = _all_workspaces.set(True)
+    try:
+        yield
+    finally:
+        _all_workspaces.reset(token)
+
+
 class WorkspaceQuerySet(models.QuerySet):
     def for_workspace(self, workspace: Workspace) -> WorkspaceQuerySet:
         return self.filter(workspace=workspace)
@@ -59,8 +73,12 @@ class WorkspaceQuerySet(models.QuerySet):
 class WorkspaceScopedManager(models.Manager.from_queryset(WorkspaceQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> WorkspaceQuerySet:
         queryset = super().get_queryset()
-        # Related managers (workspace.members, user.memberships…) are scoped by their parent.
-        if getattr(self, "instance", None) is not None:
+        if _all_workspaces.get():
+            return queryset
+        # A workspace's or a tenant object's related manager is scoped by its parent. (A user's
+        # is not: a user spans workspaces.)
+        parent = getattr(self, "instance", None)
+        if parent is not None and isinstance(parent, (WorkspaceOwnedModel, _workspace_model())):
             return queryset
         workspace = current_workspace()
         if workspace is None:
@@ -88,6 +106,12 @@ class WorkspaceScopedManager(models.Manager.from_queryset(WorkspaceQuerySet)):  
     def unscoped(self) -> WorkspaceQuerySet:
         """Every workspace's rows. Only for admin, staff tools and cross-tenant workers."""
         return super().get_queryset()
+
+
+def _workspace_model() -> type[models.Model]:
+    from django.apps import apps
+
+    return apps.get_model("accounts", "Workspace")
 
 
 class WorkspaceOwnedModel(models.Model):

@@ -9,6 +9,7 @@ import pytest
 
 from accounts import services
 from accounts.models import User
+from accounts.selectors import memberships_of_user
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -36,7 +37,7 @@ def test_sign_up_lands_in_a_new_workspace(page, live_server):
     assert page.get_by_role("heading", name="Dashboard").is_visible()
     assert page.locator(".workspace-switcher summary").inner_text().startswith("Grace Growth")
     user = User.objects.get(email="grace@example.test")
-    assert user.memberships.get().workspace.name == "Grace Growth"
+    assert memberships_of_user(user=user).get().workspace.name == "Grace Growth"
 
 
 def test_create_an_api_key_and_use_it(page, live_server):

@@ -11,7 +11,9 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts import services
+from accounts.models import Membership, User
+from accounts.selectors import memberships_of_user
 from tests.encryption_app.models import SecretNote
 from webhooks.events import UnknownEventType, emit
 from webhooks.models import Event
@@ -85,7 +87,8 @@ def test_bootstrap_workspace_prints_a_working_key_last():
     out = io.StringIO()
     call_command("bootstrap_workspace", *args, "--plan", "starter", stdout=out)
     assert "Reusing user" in out.getvalue() and "Reusing workspace" in out.getvalue()
-    assert User.objects.filter(email="ops@example.test").get().memberships.count() == 1
+    ops = User.objects.get(email="ops@example.test")
+    assert memberships_of_user(user=ops).count() == 1
     second = out.getvalue().strip().splitlines()[-1]
     assert second != token
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {second}")
@@ -115,16 +118,42 @@ def test_healthz_is_503_naming_the_broker_when_it_is_down(client):
 
 
 @pytest.mark.django_db
-def test_staff_see_every_workspace_in_the_admin(alice, bob, charlie):
+def test_staff_see_and_edit_every_workspace_in_the_admin(alice, bob, charlie):
     staff = User.objects.create_superuser(email="staff@example.test", password="pw-long-enough")
-    from accounts import services
-
     services.workspace_create(owner=staff, name="Staff HQ")  # the staff member's own scope
     client = Client()
     client.force_login(staff)
-    page = client.get(f"/admin/accounts/workspace/{alice.workspace.pk}/change/")
+    url = f"/admin/accounts/workspace/{alice.workspace.pk}/change/"
+    page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
     assert "alice@example.test" in html and "bob@example.test" in html  # the members inline
     keys = client.get("/admin/accounts/apikey/").content.decode()
     assert "Alice Co" in keys and "Charlie Ltd" in keys
+
+    # Staff move alice's workspace to Starter and make bob an admin, through the inline.
+    form = page.context["adminform"].form
+    formset = page.context["inline_admin_formsets"][0].formset
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(name="Alice Co", plan="starter", timezone="UTC")
+    prefix = formset.prefix
+    data.update(
+        {
+            f"{prefix}-TOTAL_FORMS": str(len(formset.forms)),
+            f"{prefix}-INITIAL_FORMS": str(len(formset.forms)),
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    )
+    for index, inline_form in enumerate(formset.forms):
+        member = inline_form.instance
+        data[f"{prefix}-{index}-id"] = str(member.pk)
+        data[f"{prefix}-{index}-workspace"] = str(alice.workspace.pk)
+        data[f"{prefix}-{index}-user"] = str(member.user_id)
+        data[f"{prefix}-{index}-role"] = "admin" if member.user_id == bob.user.pk else member.role
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    alice.workspace.refresh_from_db()
+    assert alice.workspace.plan == "starter"
+    bob_membership = Membership.objects.for_workspace(alice.workspace).get(user=bob.user)
+    assert bob_membership.role == "admin"

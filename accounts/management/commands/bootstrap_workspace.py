@@ -7,6 +7,7 @@ from accounts import services
 from accounts.errors import ServiceError
 from accounts.models import Role, User
 from accounts.plans import PlanCode
+from accounts.selectors import memberships_of_user
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Reusing user {email}")
         membership = (
-            user.memberships.select_related("workspace")
+            memberships_of_user(user=user)
             .filter(workspace__name=options["workspace"], role=Role.OWNER)
             .first()
         )
