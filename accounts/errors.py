@@ -1,7 +1,5 @@
 """Errors services raise. Each carries a message for the user, in their language."""
 
-from django.utils.translation import gettext as _
-
 from accounts.plans import Plan
 
 
@@ -22,6 +20,11 @@ class NotAllowed(ServiceError):
     status = 403
 
 
+class NotFound(ServiceError):
+    code = "not_found"
+    status = 404
+
+
 class PlanLimitError(ServiceError):
     code = "plan_limit"
     status = 403
@@ -29,7 +32,3 @@ class PlanLimitError(ServiceError):
     def __init__(self, message: str, *, required_plan: Plan | None) -> None:
         super().__init__(message)
         self.required_plan = required_plan
-
-
-def role_required_message(role_label: str) -> str:
-    return _("Only a workspace %(role)s can do this. Ask one of them.") % {"role": role_label}

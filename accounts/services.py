@@ -21,7 +21,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.errors import NotAllowed, PlanLimitError, ServiceError
+from accounts.errors import NotAllowed, NotFound, PlanLimitError, ServiceError
 from accounts.models import (
     ApiKey,
     Invitation,
@@ -167,6 +167,12 @@ def membership_require_role(*, workspace: Workspace, user: User, minimum: str) -
     return membership
 
 
+def _require_in_workspace(obj: Membership | Invitation | ApiKey, workspace: Workspace) -> None:
+    """Services never act on another workspace's object, whatever the caller looked up."""
+    if obj.workspace_id != workspace.pk:
+        raise NotFound(_("Not found in this workspace."))
+
+
 def _owner_count(workspace: Workspace) -> int:
     return Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).count()
 
@@ -175,6 +181,7 @@ def _owner_count(workspace: Workspace) -> int:
 def membership_change_role(
     *, workspace: Workspace, actor: User, membership: Membership, role: str
 ) -> None:
+    _require_in_workspace(membership, workspace)
     membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
     if role not in Role.values:
         raise ServiceError(_("Choose a role: owner, admin or member."), field="role")
@@ -186,11 +193,14 @@ def membership_change_role(
         )
     membership.role = role
     membership.save(update_fields=["role"])
+    if role == Role.MEMBER:
+        _revoke_keys_created_by(workspace=workspace, user=membership.user, actor=actor)
 
 
 @transaction.atomic
 def membership_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
-    """Remove a member; a member removing themself is leaving."""
+    """Remove a member; a member removing themself is leaving. Their API keys go with them."""
+    _require_in_workspace(membership, workspace)
     if membership.user_id != actor.pk:
         membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
     list(Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).select_for_update())
@@ -203,6 +213,7 @@ def membership_remove(*, workspace: Workspace, actor: User, membership: Membersh
         )
     user = membership.user
     membership.delete()
+    _revoke_keys_created_by(workspace=workspace, user=user, actor=actor)
     if user.current_workspace_id == workspace.pk:
         user.current_workspace = None
         user.save(update_fields=["current_workspace"])
@@ -223,12 +234,16 @@ def _token_hash(token: str) -> str:
 def invitation_create(
     *, workspace: Workspace, invited_by: User | None, email: str, role: str = Role.MEMBER
 ) -> Invitation:
-    """Invite someone by email. Owners and admins invite; only owners invite owners."""
+    """Invite someone by email. Owners and admins invite; only owners invite owners.
+    `invited_by=None` is an API key: it acts as an admin, so it cannot invite owners."""
     email = email.strip().lower()
+    inviter_role = Role.ADMIN
     if invited_by is not None:
-        actor = membership_require_role(workspace=workspace, user=invited_by, minimum=Role.ADMIN)
-        if role == Role.OWNER and actor.role != Role.OWNER:
-            raise NotAllowed(_("Only an owner can invite another owner."))
+        inviter_role = membership_require_role(
+            workspace=workspace, user=invited_by, minimum=Role.ADMIN
+        ).role
+    if role == Role.OWNER and inviter_role != Role.OWNER:
+        raise NotAllowed(_("Only an owner can invite another owner, from the dashboard."))
     if role not in Role.values:
         raise ServiceError(_("Choose a role: owner, admin or member."), field="role")
     if Membership.objects.for_workspace(workspace).filter(user__email__iexact=email).exists():
@@ -296,6 +311,15 @@ def invitation_for_token(*, token: str, user: User) -> Invitation | None:
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    # Lock it: a revoke or a second click racing this accept must not both win.
+    invitation = (
+        Invitation.objects.for_workspace(invitation.workspace)
+        .select_for_update()
+        .select_related("workspace")
+        .get(pk=invitation.pk)
+    )
+    if invitation.status != InvitationStatus.PENDING:
+        raise ServiceError(_("This invitation was already answered or revoked."))
     if invitation.is_expired:
         raise ServiceError(
             _("This invitation has expired. Ask %(workspace)s for a new one.")
@@ -324,6 +348,7 @@ def invitation_decline(*, invitation: Invitation) -> None:
 
 
 def invitation_revoke(*, workspace: Workspace, actor: User | None, invitation: Invitation) -> None:
+    _require_in_workspace(invitation, workspace)
     if actor is not None:
         membership_require_role(workspace=workspace, user=actor, minimum=Role.ADMIN)
     if invitation.status != InvitationStatus.PENDING:
@@ -371,16 +396,30 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, workspace: Workspace, actor: User, api_key: ApiKey) -> None:
+    _require_in_workspace(api_key, workspace)
     membership_require_role(workspace=workspace, user=actor, minimum=Role.ADMIN)
-    if api_key.revoked_at is not None:
-        return
+    if api_key.revoked_at is None:
+        _api_key_mark_revoked(workspace=workspace, api_key=api_key, actor=actor)
+
+
+def _api_key_mark_revoked(*, workspace: Workspace, api_key: ApiKey, actor: User) -> None:
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at"])
     emit(
         workspace=workspace,
         type="api_key.revoked",
-        data={"api_key": {"id": str(api_key.pk), "name": api_key.name, "masked": api_key.masked}},
+        data={
+            "api_key": {"id": str(api_key.pk), "name": api_key.name, "masked": api_key.masked},
+            "by": {"email": actor.email},
+        },
     )
+
+
+def _revoke_keys_created_by(*, workspace: Workspace, user: User, actor: User) -> None:
+    """Someone who may no longer manage keys keeps none: their keys stop working now."""
+    keys = ApiKey.objects.for_workspace(workspace).filter(created_by=user, revoked_at__isnull=True)
+    for api_key in keys.select_for_update():
+        _api_key_mark_revoked(workspace=workspace, api_key=api_key, actor=actor)
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:

@@ -25,4 +25,3 @@ class FluenzrAdminSite(admin.AdminSite):
                 return protected(request, *args, **kwargs)
 
         return every_workspace
-

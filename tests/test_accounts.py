@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.errors import NotAllowed, PlanLimitError, ServiceError
-from accounts.models import Invitation, Membership, Role, User
+from accounts.errors import NotAllowed, NotFound, PlanLimitError, ServiceError
+from accounts.models import ApiKey, Invitation, Membership, Role, User
 from accounts.selectors import memberships_of_user
 from webhooks.models import Event
 
@@ -216,6 +217,62 @@ def test_only_owners_change_roles_or_remove_others(alice, bob):
     assert response.status_code == 302
     alice_membership.refresh_from_db()
     assert alice_membership.role == Role.OWNER
+
+
+def test_removing_or_demoting_an_admin_revokes_the_keys_they_created(alice, bob):
+    bob_membership = Membership.objects.for_workspace(alice.workspace).get(user=bob.user)
+    services.membership_change_role(
+        workspace=alice.workspace, actor=alice.user, membership=bob_membership, role=Role.ADMIN
+    )
+    first, _token = services.api_key_create(
+        workspace=alice.workspace, created_by=bob.user, name="1"
+    )
+    second, _token = services.api_key_create(
+        workspace=alice.workspace, created_by=bob.user, name="2"
+    )
+    services.membership_change_role(
+        workspace=alice.workspace, actor=alice.user, membership=bob_membership, role=Role.MEMBER
+    )
+    first.refresh_from_db()
+    assert first.revoked_at is not None
+    services.membership_change_role(
+        workspace=alice.workspace, actor=alice.user, membership=bob_membership, role=Role.ADMIN
+    )
+    third, token = services.api_key_create(workspace=alice.workspace, created_by=bob.user, name="3")
+    services.membership_remove(
+        workspace=alice.workspace, actor=alice.user, membership=bob_membership
+    )
+    third.refresh_from_db()
+    assert third.revoked_at is not None
+    second.refresh_from_db()
+    assert second.revoked_at is not None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/workspace").json()["error"]["code"] == "revoked_api_key"
+
+
+def test_services_refuse_objects_of_another_workspace(alice, charlie):
+    alice_key = ApiKey.objects.for_workspace(alice.workspace).get()
+    with pytest.raises(NotFound):
+        services.api_key_revoke(workspace=charlie.workspace, actor=charlie.user, api_key=alice_key)
+    alice_membership = Membership.objects.for_workspace(alice.workspace).get()
+    with pytest.raises(NotFound):
+        services.membership_remove(
+            workspace=charlie.workspace, actor=charlie.user, membership=alice_membership
+        )
+    alice_key.refresh_from_db()
+    assert alice_key.revoked_at is None
+
+
+def test_a_revoked_invitation_cannot_be_accepted(alice, charlie):
+    invitation = services.invitation_create(
+        workspace=alice.workspace, invited_by=alice.user, email=charlie.user.email
+    )
+    stale_copy = Invitation.objects.for_workspace(alice.workspace).get(pk=invitation.pk)
+    services.invitation_revoke(workspace=alice.workspace, actor=alice.user, invitation=invitation)
+    with pytest.raises(ServiceError, match="already answered or revoked"):
+        services.invitation_accept(invitation=stale_copy, user=charlie.user)
+    assert not Membership.objects.for_workspace(alice.workspace).filter(user=charlie.user).exists()
 
 
 def test_a_member_can_leave(alice, bob):

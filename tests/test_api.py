@@ -209,6 +209,15 @@ def test_without_idempotency_key_two_posts_do_two_things(alice):
     assert Invitation.objects.for_workspace(alice.workspace).count() == 2
 
 
+def test_an_api_key_cannot_invite_an_owner(alice):
+    response = alice.api.post(
+        "/api/v1/invitations/", {"email": "boss@example.test", "role": "owner"}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not Invitation.objects.for_workspace(alice.workspace).exists()
+
+
 def test_invitation_revoke_through_the_api(alice):
     created = alice.api.post(
         "/api/v1/invitations/", {"email": "a@example.test"}, format="json"
