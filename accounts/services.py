@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import string
 import uuid
@@ -38,6 +39,7 @@ from webhooks.events import emit
 API_KEY_PREFIX = "flz_sk_"
 API_KEY_SECRET_LENGTH = 40  # base62 characters: ~238 bits
 API_KEY_ALPHABET = string.ascii_letters + string.digits
+API_KEY_FORMAT = re.compile(rf"{API_KEY_PREFIX}[A-Za-z0-9]{{32,}}")
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 INVITATION_LIFETIME = timedelta(days=7)
 

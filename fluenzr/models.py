@@ -1,5 +1,6 @@
 """API infrastructure state: replayable responses for `Idempotency-Key`."""
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from accounts.tenancy import WorkspaceOwnedModel
@@ -11,7 +12,7 @@ class IdempotencyRecord(WorkspaceOwnedModel):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)  # sha256 of method, path and body
     status_code = models.PositiveSmallIntegerField(null=True)  # null while in progress
-    response_body = models.JSONField(null=True)
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:

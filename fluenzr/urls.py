@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views import defaults
 
 from fluenzr import views
-from fluenzr.api.errors import json_not_found, json_server_error
+from fluenzr.api.errors import json_bad_request, json_not_found, json_server_error
 
 section_urls = [
     path(f"{slug.replace('_', '-')}/", views.section_not_built, {"section": slug}, name=slug)
@@ -20,17 +21,23 @@ urlpatterns = [
 ]
 
 
-def handler404(request, exception):
-    if request.path.startswith("/api/"):
-        return json_not_found(request, exception)
-    from django.views.defaults import page_not_found
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
 
-    return page_not_found(request, exception)
+
+def handler400(request, exception):
+    if _is_api(request):
+        return json_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
+
+
+def handler404(request, exception):
+    if _is_api(request):
+        return json_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return json_server_error(request)
-    from django.views.defaults import server_error
-
-    return server_error(request)
+    return defaults.server_error(request)

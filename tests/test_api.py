@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import timezone
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import ApiKey, Invitation
+from fluenzr.models import IdempotencyRecord
 from webhooks.events import emit
 
 
@@ -29,6 +33,8 @@ def _client(header: str | None) -> APIClient:
         (None, "missing_api_key"),
         ("Basic dXNlcjpwYXNz", "malformed_api_key"),
         ("Bearer not-a-key", "malformed_api_key"),
+        ("Bearer flz_sk_tooShort", "malformed_api_key"),
+        ("Bearer flz_sk_" + "x" * 36 + "!!!!", "malformed_api_key"),
         ("Bearer flz_sk_" + "x" * 40, "invalid_api_key"),
     ],
 )
@@ -65,18 +71,21 @@ def test_workspace_endpoint_describes_the_keys_workspace(alice, charlie):
 
 def test_key_use_is_recorded_at_most_once_a_minute(alice):
     alice.api.get("/api/v1/workspace")
-    api_key = ApiKey.objects.for_workspace(alice.workspace).get(name="tests")
-    first = api_key.last_used_at
+    keys = ApiKey.objects.for_workspace(alice.workspace).filter(name="tests")
+    first = keys.get().last_used_at
     assert first is not None
     alice.api.get("/api/v1/workspace")
-    api_key.refresh_from_db()
-    assert api_key.last_used_at == first
+    assert keys.get().last_used_at == first  # within the minute: no write
+    keys.update(last_used_at=first - timedelta(seconds=61))
+    alice.api.get("/api/v1/workspace")
+    assert keys.get().last_used_at > first  # a minute later: recorded again
 
 
 def test_plan_without_api_gets_403_naming_the_plan(alice):
     services.workspace_set_plan(workspace=alice.workspace, plan="starter")
     response = alice.api.get("/api/v1/workspace")
     assert response.status_code == 403
+    assert response["X-RateLimit-Remaining"] == "599"  # counted like any other request
     error = response.json()["error"]
     assert error["code"] == "plan_limit"
     assert "Pro" in error["message"] and "Starter" in error["message"]
@@ -175,6 +184,37 @@ def test_idempotency_key_returns_the_first_response(alice):
     assert Invitation.objects.for_workspace(alice.workspace).count() == 1
 
 
+def test_a_reservation_whose_request_died_is_abandoned_after_a_minute(alice):
+    body = {"email": "dora@example.test"}
+    IdempotencyRecord.objects.create(
+        workspace=alice.workspace,
+        key="crashed",
+        fingerprint="left by a worker that died mid-request",
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+    post = alice.api.post
+    response = post("/api/v1/invitations/", body, format="json", HTTP_IDEMPOTENCY_KEY="crashed")
+    assert response.status_code == 422  # fresh: still that other request's key
+    IdempotencyRecord.objects.for_workspace(alice.workspace).filter(key="crashed").update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+    response = post("/api/v1/invitations/", body, format="json", HTTP_IDEMPOTENCY_KEY="crashed")
+    assert response.status_code == 201
+
+
+def test_idempotency_with_a_large_multipart_upload(alice):
+    upload = SimpleUploadedFile("big.csv", b"email\n" + b"x@example.test\n" * 400_000)  # 6 MB
+    body = {"email": "dora@example.test", "role": "member", "attachment": upload}
+    post = alice.api.post
+    first = post("/api/v1/invitations/", body, format="multipart", HTTP_IDEMPOTENCY_KEY="up")
+    assert first.status_code == 201, first.content
+    upload.seek(0)
+    again = post("/api/v1/invitations/", body, format="multipart", HTTP_IDEMPOTENCY_KEY="up")
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+
+
 def test_idempotency_key_reused_with_another_body_is_refused(alice):
     key = "retry-42"
     alice.api.post(
@@ -200,7 +240,10 @@ def test_idempotency_keys_are_per_workspace(alice, charlie):
         "/api/v1/invitations/", body, format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
     assert response.status_code == 201
-    assert response.json()["id"] != Invitation.objects.for_workspace(alice.workspace).get().pk
+    alice_invitation = Invitation.objects.for_workspace(alice.workspace).get()
+    assert response.json()["id"] != str(alice_invitation.pk)
+    charlies = Invitation.objects.for_workspace(charlie.workspace)
+    assert charlies.filter(pk=response.json()["id"]).exists()
 
 
 def test_without_idempotency_key_two_posts_do_two_things(alice):

@@ -58,7 +58,8 @@ def test_create_an_api_key_and_use_it(page, live_server):
     assert response.json()["name"] == "Henri SAS"
     assert int(response.headers["X-RateLimit-Remaining"]) >= 0
     bad = httpx.get(
-        f"{live_server.url}/api/v1/workspace", headers={"Authorization": "Bearer flz_sk_wrong"}
+        f"{live_server.url}/api/v1/workspace",
+        headers={"Authorization": "Bearer flz_sk_" + "0" * 40},
     )
     assert bad.status_code == 401
     assert bad.json()["error"]["code"] == "invalid_api_key"

@@ -218,3 +218,12 @@ def test_api_viewsets_cannot_override_the_scoping():
 
             def get_queryset(self):
                 return ApiKey.objects.unscoped()
+
+    class WidensThroughAMixin:
+        def filter_queryset(self, queryset):
+            return ApiKey.objects.unscoped()
+
+    with pytest.raises(TypeError, match="filter_queryset"):
+
+        class SneakyMixin(WidensThroughAMixin, WorkspaceViewSet):
+            model = ApiKey

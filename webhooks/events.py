@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-
 from webhooks.models import Event
 
 if TYPE_CHECKING:
@@ -35,7 +33,4 @@ class UnknownEventType(ValueError):
 def emit(*, workspace: Workspace, type: str, data: dict[str, Any]) -> Event:
     if type not in EVENT_TYPES:
         raise UnknownEventType(f"{type!r} is not in webhooks.events.EVENT_TYPES; add it there.")
-    # Round-trip through the JSON encoder now, so a payload that cannot be stored fails in
-    # the caller's code, not later in a delivery worker.
-    DjangoJSONEncoder().encode(data)
     return Event.objects.create(workspace=workspace, type=type, data=data)

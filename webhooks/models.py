@@ -1,6 +1,7 @@
 """The event outbox: every state change a customer may care about, written in the same
 transaction as the change itself. Webhook deliveries, timelines and stats read from here."""
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from accounts.tenancy import WorkspaceOwnedModel
@@ -8,7 +9,7 @@ from accounts.tenancy import WorkspaceOwnedModel
 
 class Event(WorkspaceOwnedModel):
     type = models.CharField(max_length=64, db_index=True)
-    data = models.JSONField(default=dict)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
 
     class Meta:
         ordering = ["-created_at"]

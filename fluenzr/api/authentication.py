@@ -9,7 +9,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_token
-from accounts.services import API_KEY_PREFIX, api_key_touch
+from accounts.services import API_KEY_FORMAT, api_key_touch
 from accounts.tenancy import activate_workspace
 
 
@@ -38,7 +38,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         scheme, _sep, token = header.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX) or " " in token:
+        if scheme.lower() != "bearer" or not API_KEY_FORMAT.fullmatch(token):
             raise AuthenticationFailed(
                 _("Malformed Authorization header. Send “Authorization: Bearer flz_sk_…”."),
                 code="malformed_api_key",

@@ -20,19 +20,37 @@ from fluenzr.api import idempotency
 
 
 class WorkspaceAPIMixin:
-    """Idempotency-Key handling for every workspace endpoint."""
+    """Rate limits before plan checks, and Idempotency-Key, for every workspace endpoint."""
+
+    _idempotency_record = None
+
+    def check_permissions(self, request: Request) -> None:
+        # DRF checks permissions, then rate limits. Counting first means a request refused
+        # for its plan still counts, and carries the X-RateLimit-* headers like any other.
+        super().check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request: Request) -> None:
+        """Done in check_permissions, before the plan check."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # authentication, permissions, rate limits
+        super().initial(request, *args, **kwargs)  # authentication, rate limits, permissions
         self._idempotency_record = idempotency.begin(request)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, idempotency.IdempotentReplay):
             return idempotency.replay(exc.record)
-        return super().handle_exception(exc)
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # An unexpected error: DRF re-raises it and never reaches finalize_response.
+            if self._idempotency_record is not None:
+                idempotency.release(self._idempotency_record)
+                self._idempotency_record = None
+            raise
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any):
-        record = getattr(self, "_idempotency_record", None)
+        record = self._idempotency_record
         if record is not None:
             self._idempotency_record = None
             idempotency.finish(record, response)
@@ -43,7 +61,7 @@ class WorkspaceAPIView(WorkspaceAPIMixin, APIView):
     """A non-model endpoint about the key's workspace."""
 
 
-_SCOPING_ATTRIBUTES = ("get_queryset", "get_object", "queryset")
+_SCOPING_ATTRIBUTES = ("get_queryset", "get_object", "filter_queryset", "queryset")
 
 
 class WorkspaceViewSet(WorkspaceAPIMixin, viewsets.GenericViewSet):
@@ -53,7 +71,12 @@ class WorkspaceViewSet(WorkspaceAPIMixin, viewsets.GenericViewSet):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        overridden = [name for name in _SCOPING_ATTRIBUTES if name in cls.__dict__]
+        # Compare what the class resolves to (mixins included) with this base's own.
+        overridden = [
+            name
+            for name in _SCOPING_ATTRIBUTES
+            if getattr(cls, name, None) is not getattr(WorkspaceViewSet, name, None)
+        ]
         if overridden:
             raise TypeError(
                 f"{cls.__name__} overrides {', '.join(overridden)}: workspace scoping lives in "
@@ -74,3 +97,7 @@ class WorkspaceViewSet(WorkspaceAPIMixin, viewsets.GenericViewSet):
         return self.scope_queryset(self.model.objects.for_workspace(workspace)).filter(
             workspace=workspace
         )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Filter backends narrow; the workspace filter is applied again after them.
+        return super().filter_queryset(queryset).filter(workspace=self.request.workspace)

@@ -83,6 +83,16 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     )
 
 
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        error_body(
+            "bad_request",
+            _("The request could not be read (too large, or a header is wrong). Check it."),
+        ),
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 def json_server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         error_body(

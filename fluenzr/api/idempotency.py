@@ -1,13 +1,18 @@
 """`Idempotency-Key` on POST: the same key and body within 24 hours returns the first
 response instead of creating a second object. The same key with another body is refused;
-a request still in progress under that key answers 409."""
+a request still in progress under that key answers 409. A reservation whose request died
+(a crashed worker) is abandoned after a minute, so the key does not stay stuck."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
+from django.core.files.uploadedfile import UploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -18,6 +23,7 @@ from fluenzr.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 LIFETIME = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=1)
 MAX_KEY_LENGTH = 255
 
 
@@ -40,9 +46,27 @@ class IdempotencyKeyReused(exceptions.APIException):
 
 
 def _fingerprint(request: Request) -> str:
+    """Method, path and parsed body. Uploaded files are hashed in chunks, never read whole,
+    so the fingerprint costs no more memory than the upload itself."""
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.get_full_path().encode() + b"\n")
-    digest.update(request.body)
+    data = request.data
+    items = (
+        [(key, value) for key in sorted(data) for value in data.getlist(key)]
+        if hasattr(data, "getlist")
+        else [(key, data[key]) for key in sorted(data)]
+        if isinstance(data, dict)
+        else [("", data)]
+    )
+    for key, value in items:
+        digest.update(key.encode() + b"=")
+        if isinstance(value, UploadedFile):
+            for chunk in value.chunks():
+                digest.update(chunk)
+            value.seek(0)
+        else:
+            digest.update(json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder).encode())
+        digest.update(b"\n")
     return digest.hexdigest()
 
 
@@ -60,7 +84,9 @@ def begin(request: Request) -> IdempotencyRecord | None:
     fingerprint = _fingerprint(request)
     now = timezone.now()
     records = IdempotencyRecord.objects.for_workspace(workspace)
-    records.filter(key=key, expires_at__lte=now).delete()
+    expired = Q(expires_at__lte=now)
+    abandoned = Q(status_code__isnull=True, created_at__lte=now - ABANDONED_AFTER)
+    records.filter(expired | abandoned, key=key).delete()
     try:
         with transaction.atomic():
             return records.create(
@@ -85,7 +111,7 @@ def begin(request: Request) -> IdempotencyRecord | None:
 def finish(record: IdempotencyRecord, response: Response) -> None:
     """After the view: keep the response for replay, or free the key if the server failed."""
     if response.status_code >= 500:
-        record.delete()
+        release(record)
         return
     record.status_code = response.status_code
     record.response_body = response.data
@@ -96,3 +122,8 @@ def replay(record: IdempotencyRecord) -> Response:
     response = Response(record.response_body, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def release(record: IdempotencyRecord) -> None:
+    """Free the key: the request failed, so a retry must run again."""
+    IdempotencyRecord.objects.for_workspace(record.workspace).filter(pk=record.pk).delete()
