@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey, Invitation, InvitationStatus, Membership, User, Workspace
-from accounts.services import api_key_hash
+from accounts.services import api_key_hashes
 
 
 def memberships_of_user(*, user: User) -> QuerySet[Membership]:
@@ -59,7 +59,7 @@ def api_key_for_token(*, token: str) -> ApiKey | None:
     return (
         ApiKey.objects.unscoped()  # the token, not a session, names the workspace
         .select_related("workspace")
-        .filter(key_hash=api_key_hash(token))
+        .filter(key_hash__in=api_key_hashes(token))
         .first()
     )
 

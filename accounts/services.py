@@ -363,9 +363,16 @@ def invitation_revoke(*, workspace: Workspace, actor: User | None, invitation: I
 # API keys -----------------------------------------------------------------------------------
 
 
-def api_key_hash(token: str) -> str:
+def api_key_hash(token: str, *, secret: str | None = None) -> str:
     # A fast keyed hash suits long random tokens: no password hasher on every request.
-    return salted_hmac("fluenzr.api-key", token, algorithm="sha256").hexdigest()
+    return salted_hmac("fluenzr.api-key", token, secret=secret, algorithm="sha256").hexdigest()
+
+
+def api_key_hashes(token: str) -> list[str]:
+    """The token's hash under SECRET_KEY, then under each of SECRET_KEY_FALLBACKS, so keys
+    keep working while SECRET_KEY is rotated."""
+    secrets_in_use = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return [api_key_hash(token, secret=secret) for secret in secrets_in_use]
 
 
 @transaction.atomic
@@ -424,8 +431,14 @@ def _revoke_keys_created_by(*, workspace: Workspace, user: User, actor: User) ->
         _api_key_mark_revoked(workspace=workspace, api_key=api_key, actor=actor)
 
 
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use, at most once a minute, so busy keys do not write on every request."""
+def api_key_record_use(*, api_key: ApiKey, token: str) -> None:
+    """Record use, at most once a minute, so busy keys do not write on every request. A key
+    found under a retired SECRET_KEY is re-hashed under the current one."""
+    current_hash = api_key_hash(token)
+    if api_key.key_hash != current_hash:
+        ApiKey.objects.for_workspace(api_key.workspace).filter(pk=api_key.pk).update(
+            key_hash=current_hash
+        )
     now = timezone.now()
     if api_key.last_used_at and now - api_key.last_used_at < API_KEY_TOUCH_INTERVAL:
         return

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -208,31 +209,28 @@ def invitation_respond(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/invitation_respond.html", {"invitation": invitation})
 
 
-NEW_API_KEY_SESSION_KEY = "new_api_key"
-
-
 @workspace_required
+@never_cache  # the response may carry a new key's secret: no cache may keep it
 def api_keys(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     form = ApiKeyForm(request.POST or None)
+    new_token = None
     if request.method == "POST" and form.is_valid():
         try:
-            _api_key, token = services.api_key_create(
+            _api_key, new_token = services.api_key_create(
                 workspace=workspace, created_by=request.user, name=form.cleaned_data["name"]
             )
         except ServiceError as error:
             _form_error(form, error)
         else:
-            # Post/redirect/get: the secret is shown by the next page, once; a reload
-            # neither shows it again nor creates a second key.
-            request.session[NEW_API_KEY_SESSION_KEY] = token
-            return redirect("settings_api_keys")
+            form = ApiKeyForm()
+    # The secret is shown in this response only; it is stored nowhere but as a hash.
     return render(
         request,
         "accounts/settings_api_keys.html",
         {
             "form": form,
-            "new_token": request.session.pop(NEW_API_KEY_SESSION_KEY, None),
+            "new_token": new_token,
             "api_keys": selectors.api_keys_of(workspace=workspace),
             "api_included": workspace.plan_limits.api,
             "membership": _membership(request),

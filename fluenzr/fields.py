@@ -65,7 +65,8 @@ def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
     return [
         (model, field)
         for model in apps.get_models()
-        for field in model._meta.concrete_fields
+        if not model._meta.proxy
+        for field in model._meta.local_concrete_fields  # inherited ones live in the parent table
         if isinstance(field, EncryptedTextField)
     ]
 

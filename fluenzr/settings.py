@@ -20,6 +20,8 @@ DEBUG = env_bool("DEBUG", False)
 # Secrets: development gets throwaway defaults; production refuses to start without them.
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
 _DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktISE="
+# Retired keys, still accepted while sessions, links and API-key hashes move to the new one.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 if DEBUG:
     SECRET_KEY = env_str("SECRET_KEY") or _DEV_SECRET_KEY
     FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [_DEV_ENCRYPTION_KEY]
@@ -30,12 +32,13 @@ else:
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))'), "
         "or set DEBUG=1 for local development.",
     )
-    FIELD_ENCRYPTION_KEYS = env_required(
+    env_required(
         "FIELD_ENCRYPTION_KEYS",
         "Set it to one or more comma-separated Fernet keys, newest first "
         "(python -c 'from cryptography.fernet import Fernet; "
         "print(Fernet.generate_key().decode())').",
-    ).split(",")
+    )
+    FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")  # checked: fluenzr.checks
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -189,6 +192,9 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+# Behind N reverse proxies, the client IP (for sign-in rate limits) is read from
+# X-Forwarded-For; with 0, every visitor would share the proxy's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "FluenzR"
 

@@ -340,7 +340,8 @@ def test_members_cannot_change_workspace_settings(alice, bob):
 
 
 def test_api_key_created_in_the_dashboard_is_shown_once_and_stored_hashed(alice):
-    response = alice.client.post(reverse("settings_api_keys"), {"name": "CRM sync"}, follow=True)
+    response = alice.client.post(reverse("settings_api_keys"), {"name": "CRM sync"})
+    assert "no-store" in response["Cache-Control"]
     token = response.context["new_token"]
     assert token.startswith("flz_sk_") and len(token) >= 7 + 32
     assert token in response.content.decode()

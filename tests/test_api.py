@@ -81,6 +81,15 @@ def test_key_use_is_recorded_at_most_once_a_minute(alice):
     assert keys.get().last_used_at > first  # a minute later: recorded again
 
 
+def test_api_keys_survive_a_secret_key_rotation(alice, settings):
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-brand-new-secret-key-" + "n" * 40
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    assert alice.api.get("/api/v1/workspace").status_code == 200  # found under the old key
+    settings.SECRET_KEY_FALLBACKS = []
+    assert alice.api.get("/api/v1/workspace").status_code == 200  # re-hashed on that use
+
+
 def test_plan_without_api_gets_403_naming_the_plan(alice):
     services.workspace_set_plan(workspace=alice.workspace, plan="starter")
     response = alice.api.get("/api/v1/workspace")

@@ -85,6 +85,9 @@ def test_bootstrap_workspace_prints_a_working_key_last():
     assert client.get("/api/v1/workspace").json()["name"] == "Ops"
     # Run again: same user and workspace, a second key.
     out = io.StringIO()
+    call_command("bootstrap_workspace", *args, stdout=out)  # no --plan: the plan stays
+    assert "Plan: pro" in out.getvalue()
+    out = io.StringIO()
     call_command("bootstrap_workspace", *args, "--plan", "starter", stdout=out)
     assert "Reusing user" in out.getvalue() and "Reusing workspace" in out.getvalue()
     ops = User.objects.get(email="ops@example.test")

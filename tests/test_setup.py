@@ -39,15 +39,15 @@ def _env(**overrides: str) -> dict[str, str]:
 
 
 def _production_env(**overrides: str) -> dict[str, str]:
-    return _env(
-        DEBUG="0",
-        SECRET_KEY="prod-" + "k" * 60 + "-not-a-dev-key-9f8e7d6c",
-        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="app.fluenzr.example",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/fluenzr",
-        REDIS_URL="redis://127.0.0.1:6379/15",
-        **overrides,
-    )
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": "prod-" + "k" * 60 + "-not-a-dev-key-9f8e7d6c",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "app.fluenzr.example",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/fluenzr",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+    }
+    return _env(**(production | overrides))
 
 
 def _manage(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
@@ -75,6 +75,13 @@ def test_production_refuses_to_start_without_its_secrets(variable):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert f"{variable} is not set" in result.stderr
+
+
+@pytest.mark.parametrize("keys", ["not-a-fernet-key", " , "])
+def test_invalid_encryption_keys_fail_the_checks(keys):
+    result = _manage("check", env=_production_env(FIELD_ENCRYPTION_KEYS=keys))
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in result.stderr
 
 
 def _get_once_up(server: subprocess.Popen, url: str, **kwargs: object) -> httpx.Response:

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_token
-from accounts.services import API_KEY_FORMAT, api_key_touch
+from accounts.services import API_KEY_FORMAT, api_key_record_use
 from accounts.tenancy import activate_workspace
 
 
@@ -55,7 +55,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 code="revoked_api_key",
             )
         activate_workspace(request._request, api_key.workspace)
-        api_key_touch(api_key=api_key)
+        api_key_record_use(api_key=api_key, token=token)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -17,7 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", required=True)
         parser.add_argument("--workspace", required=True, help="workspace name")
-        parser.add_argument("--plan", choices=PlanCode.values, default=PlanCode.FREE)
+        parser.add_argument(
+            "--plan", choices=PlanCode.values, help="set the plan (a new workspace starts on free)"
+        )
         parser.add_argument("--key-name", default="bootstrap")
 
     @transaction.atomic
@@ -41,7 +43,8 @@ class Command(BaseCommand):
             else:
                 workspace = membership.workspace
                 self.stdout.write(f"Reusing workspace {workspace.name} ({workspace.pk})")
-            services.workspace_set_plan(workspace=workspace, plan=options["plan"])
+            if options["plan"]:
+                services.workspace_set_plan(workspace=workspace, plan=options["plan"])
             _api_key, token = services.api_key_create(
                 workspace=workspace, created_by=user, name=options["key_name"]
             )
