@@ -15,7 +15,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services
 from accounts.models import ApiKey, Invitation, Membership, Workspace
-from accounts.tenancy import UnscopedQueryError, WorkspaceOwnedModel, WorkspaceScopedManager
+from accounts.tenancy import (
+    UnscopedQueryError,
+    WorkspaceOwnedModel,
+    WorkspaceScopedManager,
+    workspace_scope,
+)
 from webhooks.events import emit
 from webhooks.models import Event
 
@@ -200,11 +205,16 @@ def test_every_workspace_owned_model_uses_the_scoped_manager():
         assert isinstance(model._default_manager, WorkspaceScopedManager), model
 
 
-def test_scoped_manager_fails_closed_without_a_workspace(alice):
+def test_scoped_manager_fails_closed_without_a_workspace(alice, charlie):
     with pytest.raises(UnscopedQueryError):
         list(ApiKey.objects.all())
     assert ApiKey.objects.for_workspace(alice.workspace).count() == 1
     assert ApiKey.objects.unscoped().filter(workspace=alice.workspace).count() == 1
+    assert ApiKey.objects.unscoped().count() == 2
+    with workspace_scope(charlie.workspace):  # as a Celery task for charlie would
+        assert [key.workspace_id for key in ApiKey.objects.all()] == [charlie.workspace.pk]
+    with pytest.raises(UnscopedQueryError):
+        ApiKey.objects.count()
 
 
 def test_api_viewsets_cannot_override_the_scoping():
