@@ -20,6 +20,10 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import chromium  # noqa: E402
+
 OUT = ROOT / "var" / "screenshots"
 PAGES = [
     "/accounts/login/",
@@ -79,15 +83,7 @@ def main(paths: list[str]) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
+                executable_path=chromium.EXECUTABLE, args=chromium.ARGS
             )
             for language in ("en", "fr"):
                 for label, (width, height) in VIEWPORTS.items():

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import Role, User, Workspace
+from tests import chromium
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 PASSWORD = "correct horse battery"
@@ -105,22 +106,11 @@ def browser():
     # Playwright's sync API runs an event loop in this thread; the Django ORM calls the
     # tests make alongside it are still synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    executable = "/usr/bin/chromium"
-    if not os.path.exists(executable):
-        raise RuntimeError(f"{executable} is missing: run `make test`, which installs Chromium.")
+    if not os.path.exists(chromium.EXECUTABLE):
+        raise RuntimeError(f"{chromium.EXECUTABLE} is missing: run `make test`, which installs it.")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
+            executable_path=chromium.EXECUTABLE, headless=True, args=chromium.ARGS
         )
         yield browser
         browser.close()
