@@ -175,6 +175,14 @@ def _require_in_workspace(obj: Membership | Invitation | ApiKey, workspace: Work
         raise NotFound(_("Not found in this workspace."))
 
 
+def _lock_owners_and(workspace: Workspace, membership: Membership) -> Membership:
+    """Lock the owners and the target, and re-read the target: two concurrent demotions or
+    removals must not leave the workspace without an owner."""
+    memberships = Membership.objects.for_workspace(workspace).select_for_update(of=("self",))
+    list(memberships.filter(Q(role=Role.OWNER) | Q(pk=membership.pk)).order_by("pk"))
+    return memberships.select_related("user").get(pk=membership.pk)
+
+
 def _owner_count(workspace: Workspace) -> int:
     return Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).count()
 
@@ -187,8 +195,7 @@ def membership_change_role(
     membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
     if role not in Role.values:
         raise ServiceError(_("Choose a role: owner, admin or member."), field="role")
-    # Lock the owners so two concurrent demotions cannot leave the workspace ownerless.
-    list(Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).select_for_update())
+    membership = _lock_owners_and(workspace, membership)
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(workspace) == 1:
         raise ServiceError(
             _("A workspace needs at least one owner. Make someone else an owner first.")
@@ -205,7 +212,7 @@ def membership_remove(*, workspace: Workspace, actor: User, membership: Membersh
     _require_in_workspace(membership, workspace)
     if membership.user_id != actor.pk:
         membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
-    list(Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).select_for_update())
+    membership = _lock_owners_and(workspace, membership)
     if membership.role == Role.OWNER and _owner_count(workspace) == 1:
         raise ServiceError(
             _(
