@@ -48,6 +48,18 @@ def test_bad_keys_get_401_with_the_json_error(db, header, code):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
+@override_settings(API_AUTH_FAILURES_PER_ADDRESS=3)
+def test_floods_of_unknown_keys_from_one_address_get_429(alice):
+    unknown = _client("Bearer flz_sk_" + "0" * 40)
+    statuses = [unknown.get("/api/v1/workspace").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    response = unknown.get("/api/v1/workspace")
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    other_address = unknown.get("/api/v1/workspace", REMOTE_ADDR="203.0.113.9")
+    assert other_address.status_code == 401
+
+
 def test_revoked_key_gets_401(alice):
     api_key = ApiKey.objects.for_workspace(alice.workspace).get(name="tests")
     services.api_key_revoke(workspace=alice.workspace, actor=alice.user, api_key=api_key)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
+
+from allauth.account.adapter import get_adapter
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
 from rest_framework.request import Request
 
 from accounts.models import ApiKey
@@ -28,6 +34,31 @@ class ApiKeyUser:
         return f"API key {self.api_key.masked}"
 
 
+class FailedAuthentications:
+    """Unknown or revoked keys, counted per client address in a fixed window. Past the limit
+    the address gets 429 until the window ends. Guessing a key is hopeless (238 random bits);
+    this only keeps floods of bad keys from costing a database lookup each."""
+
+    def __init__(self, request: Request) -> None:
+        window = settings.API_RATE_LIMIT_WINDOW_SECONDS
+        now = time.time()
+        address = get_adapter().get_client_ip(request._request)
+        self.key = f"auth-failures:{address}:{int(now // window)}"
+        self.wait = max(1, math.ceil((int(now // window) + 1) * window - now))
+
+    def refuse_if_too_many(self) -> None:
+        if (cache.get(self.key) or 0) >= settings.API_AUTH_FAILURES_PER_ADDRESS:
+            raise Throttled(wait=self.wait)
+
+    def count(self) -> None:
+        window = settings.API_RATE_LIMIT_WINDOW_SECONDS
+        cache.add(self.key, 0, timeout=window + 1)
+        try:
+            cache.incr(self.key)
+        except ValueError:  # expired between add and incr
+            cache.set(self.key, 1, timeout=window + 1)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey]:
         header = get_authorization_header(request).decode("latin-1").strip()
@@ -43,13 +74,17 @@ class ApiKeyAuthentication(BaseAuthentication):
                 _("Malformed Authorization header. Send “Authorization: Bearer flz_sk_…”."),
                 code="malformed_api_key",
             )
+        failures = FailedAuthentications(request)
+        failures.refuse_if_too_many()  # before the lookup: floods of bad keys cost no query
         api_key = api_key_for_token(token=token)
         if api_key is None:
+            failures.count()
             raise AuthenticationFailed(
                 _("Unknown API key. Check it, or create a new one in Settings → API keys."),
                 code="invalid_api_key",
             )
         if not api_key.is_active:
+            failures.count()
             raise AuthenticationFailed(
                 _("This API key was revoked. Create a new one in Settings → API keys."),
                 code="revoked_api_key",
