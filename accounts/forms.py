@@ -70,4 +70,3 @@ class ApiKeyForm(forms.Form):
 
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(choices=settings.LANGUAGES)
-    next = forms.CharField(required=False)

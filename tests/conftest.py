@@ -92,6 +92,12 @@ def free_workspace(db) -> Workspace:
     return WorkspaceFactory(plan="free")
 
 
+def invitation_path(mailoutbox: list) -> str:
+    """The path of the invitation link in the last email sent."""
+    link = next(line for line in mailoutbox[-1].body.splitlines() if "/invitations/" in line)
+    return link.replace("http://testserver", "")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ import time
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
@@ -17,6 +16,7 @@ from accounts.models import ApiKey
 from accounts.selectors import api_key_for_token
 from accounts.services import API_KEY_FORMAT, api_key_record_use
 from accounts.tenancy import activate_workspace
+from fluenzr.api.ratelimit import count_in_window, peek_in_window
 
 
 class ApiKeyUser:
@@ -40,23 +40,17 @@ class FailedAuthentications:
     this only keeps floods of bad keys from costing a database lookup each."""
 
     def __init__(self, request: Request) -> None:
-        window = settings.API_RATE_LIMIT_WINDOW_SECONDS
-        now = time.time()
-        address = get_adapter().get_client_ip(request._request)
-        self.key = f"auth-failures:{address}:{int(now // window)}"
-        self.wait = max(1, math.ceil((int(now // window) + 1) * window - now))
+        self.key = f"auth-failures:{get_adapter().get_client_ip(request._request)}"
+        self.window = settings.API_RATE_LIMIT_WINDOW_SECONDS
 
     def refuse_if_too_many(self) -> None:
-        if (cache.get(self.key) or 0) >= settings.API_AUTH_FAILURES_PER_ADDRESS:
-            raise Throttled(wait=self.wait)
+        now = time.time()
+        failures, reset_at = peek_in_window(self.key, self.window, now)
+        if failures >= settings.API_AUTH_FAILURES_PER_ADDRESS:
+            raise Throttled(wait=max(1, math.ceil(reset_at - now)))
 
     def count(self) -> None:
-        window = settings.API_RATE_LIMIT_WINDOW_SECONDS
-        cache.add(self.key, 0, timeout=window + 1)
-        try:
-            cache.incr(self.key)
-        except ValueError:  # expired between add and incr
-            cache.set(self.key, 1, timeout=window + 1)
+        count_in_window(self.key, self.window, time.time())
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -29,17 +29,27 @@ class RateLimitState:
     reset_at: int  # Unix time when the window ends
 
 
+def _current_window(key: str, window: int, now: float) -> tuple[str, int]:
+    window_start = int(now // window * window)
+    return f"ratelimit:{key}:{window_start}", window_start + window
+
+
+def peek_in_window(key: str, window: int, now: float) -> tuple[int, int]:
+    """The counter of the current window, unchanged, and when the window ends."""
+    cache_key, reset_at = _current_window(key, window, now)
+    return cache.get(cache_key) or 0, reset_at
+
+
 def count_in_window(key: str, window: int, now: float) -> tuple[int, int]:
     """Increment and return the counter of the current window, and when the window ends."""
-    window_start = int(now // window * window)
-    cache_key = f"ratelimit:{key}:{window_start}"
+    cache_key, reset_at = _current_window(key, window, now)
     cache.add(cache_key, 0, timeout=window + 1)
     try:
         count = cache.incr(cache_key)
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, timeout=window + 1)
         count = 1
-    return count, window_start + window
+    return count, reset_at
 
 
 class _FixedWindowThrottle(BaseThrottle):
