@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -169,7 +169,7 @@ def membership_require_role(*, workspace: Workspace, user: User, minimum: str) -
     return membership
 
 
-def _require_in_workspace(obj: Membership | Invitation | ApiKey, workspace: Workspace) -> None:
+def require_in_workspace(obj: models.Model, workspace: Workspace) -> None:
     """Services never act on another workspace's object, whatever the caller looked up."""
     if obj.workspace_id != workspace.pk:
         raise NotFound(_("Not found in this workspace."))
@@ -191,7 +191,7 @@ def _owner_count(workspace: Workspace) -> int:
 def membership_change_role(
     *, workspace: Workspace, actor: User, membership: Membership, role: str
 ) -> None:
-    _require_in_workspace(membership, workspace)
+    require_in_workspace(membership, workspace)
     membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
     if role not in Role.values:
         raise ServiceError(_("Choose a role: owner, admin or member."), field="role")
@@ -209,7 +209,7 @@ def membership_change_role(
 @transaction.atomic
 def membership_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
     """Remove a member; a member removing themself is leaving. Their API keys go with them."""
-    _require_in_workspace(membership, workspace)
+    require_in_workspace(membership, workspace)
     if membership.user_id != actor.pk:
         membership_require_role(workspace=workspace, user=actor, minimum=Role.OWNER)
     membership = _lock_owners_and(workspace, membership)
@@ -357,7 +357,7 @@ def invitation_decline(*, invitation: Invitation) -> None:
 
 
 def invitation_revoke(*, workspace: Workspace, actor: User | None, invitation: Invitation) -> None:
-    _require_in_workspace(invitation, workspace)
+    require_in_workspace(invitation, workspace)
     if actor is not None:
         membership_require_role(workspace=workspace, user=actor, minimum=Role.ADMIN)
     if invitation.status != InvitationStatus.PENDING:
@@ -412,7 +412,7 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, workspace: Workspace, actor: User, api_key: ApiKey) -> None:
-    _require_in_workspace(api_key, workspace)
+    require_in_workspace(api_key, workspace)
     membership_require_role(workspace=workspace, user=actor, minimum=Role.ADMIN)
     if api_key.revoked_at is None:
         _api_key_mark_revoked(workspace=workspace, api_key=api_key, actor=actor)

@@ -149,6 +149,7 @@ else:
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -160,6 +161,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {"task": "accounts.invitations_expire", "schedule": 3600.0},
     "purge-idempotency-records": {"task": "fluenzr.idempotency_purge", "schedule": 3600.0},
+    "requeue-stalled-imports": {"task": "contacts.imports_requeue_stalled", "schedule": 300.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -230,6 +232,16 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+
+# Uploaded files (CSV imports, until they have been read). Web and worker must share it.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # never served: imports are read by the worker, not downloaded
+
+# Contacts
+CONTACTS_IMPORT_MAX_BYTES = env_int("CONTACTS_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+CONTACTS_IMPORT_MAX_ROWS = env_int("CONTACTS_IMPORT_MAX_ROWS", 1_000_000)
+# A DNS lookup per new domain when validating addresses (email-validator's deliverability).
+CONTACTS_CHECK_DELIVERABILITY = env_bool("CONTACTS_CHECK_DELIVERABILITY", False)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -22,6 +22,9 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "member.removed",
         "api_key.created",
         "api_key.revoked",
+        "contact.created",
+        "contact.unsubscribed",
+        "import.completed",
     }
 )
 

@@ -1,0 +1,237 @@
+"""Where validated rows go. PostgreSQL: COPY into a temporary staging table, then one
+set-based upsert. Other databases (the embedded SQLite of `make run`): ORM batches.
+
+Both leave the import's row errors for in-file duplicates and return the counts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from contacts.importing.rows import STAGED_FIELDS
+from contacts.models import (
+    Contact,
+    ContactList,
+    ContactSource,
+    Import,
+    ImportRowError,
+    OnDuplicate,
+    RowErrorCode,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import Workspace
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0  # in the file, or already in the workspace when skipping
+
+
+class PostgresWriter:
+    """Rows are COPYed as they are read, so memory stays flat whatever the file size."""
+
+    def __init__(self, source_import: Import) -> None:
+        self.source_import = source_import
+        self.table = f"import_staging_{source_import.pk.hex}"
+        self.staged = 0
+
+    def __enter__(self) -> PostgresWriter:
+        columns = ", ".join(f"{field} text NOT NULL" for field in STAGED_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.table} "
+                f"(line integer NOT NULL, {columns}, custom jsonb NOT NULL)"
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def stage(self, rows: list[tuple]) -> None:
+        columns = ", ".join(("line", *STAGED_FIELDS, "custom"))
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {self.table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        self.staged += len(rows)
+
+    def upsert(self, *, workspace: Workspace) -> UpsertCounts:
+        source = self.source_import
+        counts = UpsertCounts()
+        fields = ", ".join(STAGED_FIELDS)
+        params = {"workspace": workspace.pk, "import": source.pk}
+        if source.on_duplicate == OnDuplicate.UPDATE:
+            # Empty cells never erase what the contact already has; custom fields merge.
+            assignments = ", ".join(
+                f"{field} = COALESCE(NULLIF(EXCLUDED.{field}, ''), contacts_contact.{field})"
+                for field in STAGED_FIELDS
+                if field != "email"
+            )
+            on_conflict = (
+                f"DO UPDATE SET {assignments}, "
+                "custom_fields = contacts_contact.custom_fields || EXCLUDED.custom_fields, "
+                "updated_at = now()"
+            )
+        else:
+            on_conflict = "DO NOTHING"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO contacts_importrowerror (source_import_id, line, email, code, detail)
+                SELECT %(import)s, line, email, '{RowErrorCode.DUPLICATE}', first_line::text
+                FROM (
+                    SELECT line, email, min(line) OVER (PARTITION BY lower(email)) AS first_line
+                    FROM {self.table}
+                ) ranked
+                WHERE line <> first_line
+                """,  # noqa: S608 - identifiers are ours
+                params,
+            )
+            counts.duplicates = cursor.rowcount
+            cursor.execute(
+                f"""
+                WITH firsts AS (
+                    SELECT DISTINCT ON (lower(email)) * FROM {self.table}
+                    ORDER BY lower(email), line
+                ), upserted AS (
+                    INSERT INTO contacts_contact (
+                        id, workspace_id, created_at, updated_at, {fields}, custom_fields,
+                        status, source, source_import_id
+                    )
+                    SELECT gen_random_uuid(), %(workspace)s, now(), now(), {fields}, custom,
+                           'active', '{ContactSource.IMPORT}', %(import)s
+                    FROM firsts
+                    ON CONFLICT (lower(email), workspace_id) {on_conflict}
+                    RETURNING (xmax = 0) AS inserted
+                )
+                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+                       (SELECT count(*) FROM firsts)
+                FROM upserted
+                """,  # noqa: S608 - identifiers are ours
+                params,
+            )
+            created, updated, unique_rows = cursor.fetchone()
+            counts.created, counts.updated = created, updated
+            counts.duplicates += unique_rows - created - updated  # skipped: already there
+            if source.target_list_id:
+                through = ContactList.contacts.through._meta.db_table
+                cursor.execute(
+                    f"""
+                    INSERT INTO {through} (contactlist_id, contact_id)
+                    SELECT %(list)s, c.id FROM contacts_contact c
+                    WHERE c.workspace_id = %(workspace)s
+                      AND lower(c.email) IN (SELECT lower(email) FROM {self.table})
+                    ON CONFLICT DO NOTHING
+                    """,  # noqa: S608 - identifiers are ours
+                    {**params, "list": source.target_list_id},
+                )
+        return counts
+
+
+class OrmWriter:
+    """For databases without COPY: batches through the ORM. Remembers the file's addresses,
+    so it is for the embedded development database, not for millions of rows."""
+
+    def __init__(self, source_import: Import) -> None:
+        self.source_import = source_import
+        self.first_line: dict[str, int] = {}
+        self.counts = UpsertCounts()
+        self.staged = 0
+
+    def __enter__(self) -> OrmWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def stage(self, rows: list[tuple]) -> None:
+        source = self.source_import
+        workspace = source.workspace
+        fresh: dict[str, tuple] = {}
+        duplicates = []
+        for row in rows:
+            key = row[1].lower()
+            if key in self.first_line:
+                duplicates.append(
+                    ImportRowError(
+                        source_import=source,
+                        line=row[0],
+                        email=row[1],
+                        code=RowErrorCode.DUPLICATE,
+                        detail=str(self.first_line[key]),
+                    )
+                )
+                continue
+            self.first_line[key] = row[0]
+            fresh[key] = row
+        self.counts.duplicates += len(duplicates)
+        now = timezone.now()
+        with transaction.atomic():
+            ImportRowError.objects.bulk_create(duplicates)
+            existing = {
+                c.email_key: c
+                for c in Contact.objects.for_workspace(workspace)
+                .annotate(email_key=Lower("email"))
+                .filter(email_key__in=list(fresh))
+            }
+            created, changed = [], []
+            for key, row in fresh.items():
+                values = dict(zip(STAGED_FIELDS, row[1:-1], strict=True))
+                custom = json.loads(row[-1])
+                contact = existing.get(key)
+                if contact is None:
+                    created.append(
+                        Contact(
+                            workspace=workspace,
+                            **values,
+                            custom_fields=custom,
+                            source=ContactSource.IMPORT,
+                            source_import=source,
+                        )
+                    )
+                elif source.on_duplicate == OnDuplicate.UPDATE:
+                    for field, value in values.items():
+                        if value and field != "email":
+                            setattr(contact, field, value)
+                    contact.custom_fields = {**contact.custom_fields, **custom}
+                    contact.updated_at = now
+                    changed.append(contact)
+                else:
+                    self.counts.duplicates += 1
+            Contact.objects.bulk_create(created)
+            Contact.objects.bulk_update(
+                changed, [*STAGED_FIELDS[1:], "custom_fields", "updated_at"]
+            )
+            self.counts.created += len(created)
+            self.counts.updated += len(changed)
+            if source.target_list_id:
+                through = ContactList.contacts.through
+                through.objects.bulk_create(
+                    [
+                        through(contactlist_id=source.target_list_id, contact_id=c.pk)
+                        for c in [*created, *existing.values()]
+                    ],
+                    ignore_conflicts=True,
+                )
+        self.staged += len(rows)
+
+    def upsert(self, *, workspace: Workspace) -> UpsertCounts:
+        return self.counts
+
+
+def writer_for(source_import: Import) -> PostgresWriter | OrmWriter:
+    if connection.vendor == "postgresql":
+        return PostgresWriter(source_import)
+    return OrmWriter(source_import)

@@ -1,0 +1,225 @@
+"""Reads: who may be emailed, contact searches and pages, lists, imports."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import (
+    Contact,
+    ContactList,
+    ContactStatus,
+    Import,
+    Suppression,
+    SuppressionKind,
+    Tag,
+)
+from webhooks.models import Event
+
+if TYPE_CHECKING:
+    from accounts.models import Workspace
+
+
+# May we email this address? -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sendability:
+    allowed: bool
+    reason: str = ""  # a SuppressionReason or a ContactStatus value when not allowed
+    suppression: Suppression | None = None
+
+
+def _domains_covering(domain: str) -> list[str]:
+    """'mail.acme.co.uk' → ['mail.acme.co.uk', 'acme.co.uk', 'co.uk']: a suppressed domain
+    covers its subdomains."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def email_sendability(*, workspace: Workspace, email: str) -> Sendability:
+    """The one answer to "may we email this address?". Every sender asks it, right before
+    sending: the suppression list (the address, or its domain or a parent domain), then the
+    contact's own status (bounced, unsubscribed, archived)."""
+    address = email.strip().lower()
+    domain = address.rpartition("@")[2]
+    suppression = (
+        Suppression.objects.for_workspace(workspace)
+        .filter(
+            Q(kind=SuppressionKind.EMAIL, value=address)
+            | Q(kind=SuppressionKind.DOMAIN, value__in=_domains_covering(domain))
+        )
+        .order_by("kind")  # the address's own entry first: its reason is the more precise
+        .first()
+    )
+    if suppression is not None:
+        return Sendability(False, suppression.reason, suppression)
+    status = (
+        Contact.objects.for_workspace(workspace)
+        .filter(email__iexact=address)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status is not None and status != ContactStatus.ACTIVE:
+        return Sendability(False, status)
+    return Sendability(True)
+
+
+# Contacts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    search: str = ""
+    status: str = ""
+    list_id: str = ""
+    tag: str = ""
+    created_since: datetime | None = None
+
+
+def contacts_filtered(*, workspace: Workspace, filters: ContactFilters) -> QuerySet[Contact]:
+    contacts = Contact.objects.for_workspace(workspace)
+    if filters.search:
+        # search_text is lowercase; on PostgreSQL a trigram index serves this LIKE.
+        contacts = contacts.filter(search_text__contains=filters.search.strip().lower())
+    if filters.status:
+        contacts = contacts.filter(status=filters.status)
+    if filters.list_id:
+        contacts = contacts.filter(lists__id=filters.list_id)
+    if filters.tag:
+        contacts = contacts.filter(tags__name__iexact=filters.tag)
+    if filters.created_since:
+        contacts = contacts.filter(created_at__gte=filters.created_since)
+    return contacts
+
+
+# Keyset pagination: each sort is an index (see Contact.Meta.indexes), so page 10,000 costs
+# what page 1 costs.
+CONTACT_SORTS: dict[str, tuple[str, ...]] = {
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "email": ("email", "id"),
+    "company": ("company", "id"),
+    "name": ("last_name", "first_name", "id"),
+}
+SORT_LABELS = {
+    "-created": _("Newest first"),
+    "created": _("Oldest first"),
+    "email": _("Email"),
+    "company": _("Company"),
+    "name": _("Last name"),
+}
+
+
+@dataclass
+class ContactPage:
+    contacts: list[Contact]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _field_value(contact: Contact, field: str) -> str:
+    value = getattr(contact, field)
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _encode_cursor(contact: Contact, fields: tuple[str, ...], backwards: bool) -> str:
+    payload = {"v": [_field_value(contact, f.lstrip("-")) for f in fields], "b": backwards}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[list[str], bool] | None:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return [str(v) for v in payload["v"]], bool(payload["b"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _after(fields: tuple[str, ...], values: list[str]) -> Q:
+    """Rows strictly after `values` in the `fields` order (a row-value comparison in Q form)."""
+    condition = Q()
+    for i, field in enumerate(fields):
+        name = field.lstrip("-")
+        lookup = "lt" if field.startswith("-") else "gt"
+        step = Q(**{f"{name}__{lookup}": values[i]})
+        for earlier in fields[:i]:
+            step &= Q(**{earlier.lstrip("-"): values[fields.index(earlier)]})
+        condition |= step
+    return condition
+
+
+def _reverse(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f[1:] if f.startswith("-") else f"-{f}" for f in fields)
+
+
+def contacts_page(
+    *, contacts: QuerySet[Contact], sort: str, cursor: str = "", size: int = 50
+) -> ContactPage:
+    fields = CONTACT_SORTS.get(sort, CONTACT_SORTS["-created"])
+    decoded = _decode_cursor(cursor) if cursor else None
+    backwards = bool(decoded and decoded[1])
+    order = _reverse(fields) if backwards else fields
+    queryset = contacts.order_by(*order)
+    if decoded and len(decoded[0]) == len(fields):
+        queryset = queryset.filter(_after(order, decoded[0]))
+    rows = list(queryset.prefetch_related("tags")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else bool(decoded)
+    has_previous = bool(decoded) if not backwards else more
+    return ContactPage(
+        contacts=rows,
+        next_cursor=_encode_cursor(rows[-1], fields, False) if rows and has_next else None,
+        previous_cursor=_encode_cursor(rows[0], fields, True) if rows and has_previous else None,
+    )
+
+
+def count_capped(queryset: QuerySet, cap: int = 10_000) -> tuple[int, bool]:
+    """How many, counting no further than `cap` (a million-row COUNT on every page is slow)."""
+    counted = queryset.order_by()[: cap + 1].count()
+    return min(counted, cap), counted > cap
+
+
+def contact_timeline(*, workspace: Workspace, contact: Contact, limit: int = 50) -> QuerySet:
+    """Events about this contact, newest first (later issues emit sends, replies, bounces)."""
+    return Event.objects.for_workspace(workspace).filter(data__contact__id=str(contact.pk))[:limit]
+
+
+def custom_field_keys(*, workspace: Workspace, sample: int = 1000) -> list[str]:
+    """Custom field keys in use, read from recent contacts (for export columns and forms)."""
+    keys: set[str] = set()
+    recent = Contact.objects.for_workspace(workspace).order_by("-created_at")[:sample]
+    for custom in recent.values_list("custom_fields", flat=True):
+        keys.update(custom)
+    return sorted(keys)
+
+
+# Lists, tags, suppressions, imports ------------------------------------------------------
+
+
+def lists_with_counts(*, workspace: Workspace) -> QuerySet[ContactList]:
+    return ContactList.objects.for_workspace(workspace).annotate(size=Count("contacts"))
+
+
+def tags_of(*, workspace: Workspace) -> QuerySet[Tag]:
+    return Tag.objects.for_workspace(workspace)
+
+
+def suppressions_of(*, workspace: Workspace, search: str = "") -> QuerySet[Suppression]:
+    suppressions = Suppression.objects.for_workspace(workspace).select_related("created_by")
+    if search:
+        suppressions = suppressions.filter(value__contains=search.strip().lower())
+    return suppressions
+
+
+def imports_of(*, workspace: Workspace) -> QuerySet[Import]:
+    return Import.objects.for_workspace(workspace).select_related("target_list")
