@@ -25,6 +25,7 @@ _PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
 _LOCAL_PART_MAX = 64
 _PLAIN_ADDRESS_MAX = 254
 _DOMAIN_CACHE_MAX = 50_000
+_TOO_LONG = "The email address is too long"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,13 @@ class EmailChecker:
             )
             self._domains[domain] = domain_verdict
         if domain_verdict.normalized is None:
+            if domain_verdict.error and domain_verdict.error.startswith(_TOO_LONG):
+                return self.full(address)  # the byte count depends on the local part too
             return domain_verdict
-        return EmailVerdict(f"{local}@{domain_verdict.normalized}")
+        normalized = f"{local}@{domain_verdict.normalized}"
+        if len(normalized.encode()) > _PLAIN_ADDRESS_MAX:  # a decoded xn-- domain can grow
+            return self.full(address)
+        return EmailVerdict(normalized)
 
 
 def normalize_email(address: str) -> EmailVerdict:

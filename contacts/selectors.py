@@ -83,8 +83,12 @@ class ContactFilters:
     created_since: datetime | None = None
 
 
-def contacts_filtered(*, workspace: Workspace, filters: ContactFilters) -> QuerySet[Contact]:
-    contacts = Contact.objects.for_workspace(workspace)
+def contacts_filtered(
+    *, workspace: Workspace, filters: ContactFilters, contacts: QuerySet[Contact] | None = None
+) -> QuerySet[Contact]:
+    """`contacts` (the workspace's, by default) narrowed by the filters."""
+    if contacts is None:
+        contacts = Contact.objects.for_workspace(workspace)
     if filters.search:
         # search_text is lowercase; on PostgreSQL a trigram index serves this LIKE.
         contacts = contacts.filter(search_text__contains=filters.search.strip().lower())

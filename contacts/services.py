@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -16,6 +18,7 @@ from accounts.models import User, Workspace
 from accounts.services import require_in_workspace
 from contacts.emails import EmailChecker, normalize_email
 from contacts.importing.columns import IMPORT_FIELDS
+from contacts.importing.sniff import UnreadableFile, open_text, sniff
 from contacts.models import (
     CUSTOM_VALUE_MAX_LENGTH,
     FIELD_MAX_LENGTHS,
@@ -463,3 +466,78 @@ def suppression_add(
 def suppression_remove(*, workspace: Workspace, suppression: Suppression) -> None:
     require_in_workspace(suppression, workspace)
     suppression.delete()
+
+
+@dataclass
+class BlocklistResult:
+    added: int = 0
+    already: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, value)
+
+
+BLOCKLIST_MAX_LINES = 100_000
+
+
+def suppressions_import(
+    *, workspace: Workspace, upload: UploadedFile, actor: User | None
+) -> BlocklistResult:
+    """A blocklist file: one address or domain per line, in the first column. A header row
+    (a first line that is neither) is skipped; invalid lines are reported by number."""
+    try:
+        shape = sniff(upload.file)
+    except UnreadableFile as error:
+        raise ServiceError(str(error), field="file") from None
+    upload.file.seek(0)
+    result = BlocklistResult()
+    text = open_text(upload.file, shape.encoding)
+    entries: dict[str, tuple[str, str]] = {}
+    try:
+        reader = csv.reader(text, delimiter=shape.delimiter)
+        for line, record in enumerate(reader, 1):
+            value = record[0].strip() if record else ""
+            if not value:
+                continue
+            if reader.line_num > BLOCKLIST_MAX_LINES:
+                raise ServiceError(
+                    _("Blocklists of up to %(max)s lines only; split the file.")
+                    % {"max": f"{BLOCKLIST_MAX_LINES:,}"},
+                    field="file",
+                )
+            try:
+                kind, normalized = suppression_parse(value)
+            except ServiceError:
+                if line > 1:  # a first line that is no address is the header
+                    result.invalid.append((reader.line_num, value[:100]))
+                continue
+            entries[normalized] = (kind, value)
+    except (csv.Error, UnicodeDecodeError):
+        raise ServiceError(
+            _("The file could not be read as CSV. Save it as “CSV UTF-8” and try again."),
+            field="file",
+        ) from None
+    finally:
+        text.detach()
+    existing = set(
+        Suppression.objects.for_workspace(workspace)
+        .filter(value__in=list(entries))
+        .values_list("value", flat=True)
+    )
+    source = _("Blocklist %(file)s") % {"file": upload.name}
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                workspace=workspace,
+                kind=kind,
+                value=value,
+                reason=SuppressionReason.MANUAL,
+                source=source[:200],
+                created_by=actor,
+            )
+            for value, (kind, _original) in entries.items()
+            if value not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    result.already = len(existing)
+    result.added = len(entries) - len(existing)
+    return result

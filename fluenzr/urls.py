@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *section_urls,
     path("", include("accounts.urls")),
+    path("", include("contacts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("fluenzr.api.urls")),
     path("healthz", views.healthz, name="healthz"),

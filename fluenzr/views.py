@@ -16,10 +16,6 @@ SECTIONS = {
         "title": _("Campaigns"),
         "what": _("Write sequences of emails with delays and variables, and launch them."),
     },
-    "contacts": {
-        "title": _("Contacts"),
-        "what": _("Import contacts from CSV, organise them in lists, manage the suppression list."),
-    },
     "email_accounts": {
         "title": _("Email accounts"),
         "what": _("Connect Gmail or any SMTP/IMAP mailbox to send from."),

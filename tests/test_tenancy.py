@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services
@@ -21,6 +22,9 @@ from accounts.tenancy import (
     WorkspaceScopedManager,
     workspace_scope,
 )
+from contacts import services as contact_services
+from contacts.importing import service as import_service
+from contacts.models import Contact, ContactList, Import, Suppression
 from tests.conftest import invitation_path
 from webhooks.events import emit
 from webhooks.models import Event
@@ -37,6 +41,16 @@ DASHBOARD_OBJECT_ROUTES = {
     "member_remove": Membership,
     "invitation_revoke": Invitation,
     "api_key_revoke": ApiKey,
+    "contact_detail": Contact,
+    "contact_unsubscribe": Contact,
+    "contact_delete": Contact,
+    "list_edit": ContactList,
+    "list_delete": ContactList,
+    "import_detail": Import,
+    "import_progress": Import,
+    "import_errors": Import,
+    "import_cancel": Import,
+    "suppression_delete": Suppression,
 }
 
 
@@ -68,7 +82,28 @@ def alice_objects(alice, bob) -> dict[type, object]:
     )
     event = emit(workspace=alice.workspace, type="member.joined", data={"user": {"email": "x"}})
     membership = Membership.objects.for_workspace(alice.workspace).get(user=bob.user)
-    return {Membership: membership, Invitation: invitation, ApiKey: api_key, Event: event}
+    workspace = alice.workspace
+    contact_list = contact_services.list_create(workspace=workspace, name="Alice prospects")
+    contact = contact_services.contact_create(
+        workspace=workspace,
+        data={"email": "prospect.of.alice@example.com", "first_name": "Paula"},
+        lists=[contact_list],
+    )
+    suppression, _new = contact_services.suppression_add(
+        workspace=workspace, value="blocked-by-alice.example"
+    )
+    upload = SimpleUploadedFile("alice.csv", b"email\nx@example.com\n")
+    source_import = import_service.import_create(workspace=workspace, actor=None, upload=upload)
+    return {
+        Membership: membership,
+        Invitation: invitation,
+        ApiKey: api_key,
+        Event: event,
+        Contact: contact,
+        ContactList: contact_list,
+        Suppression: suppression,
+        Import: source_import,
+    }
 
 
 def _api_model(pattern: URLPattern) -> type | None:
@@ -109,14 +144,16 @@ def test_outsider_gets_404_on_every_api_object_route(alice_objects, charlie):
         if model is None or not _takes_params(route, pattern):
             continue
         url = _url_for(route, str(alice_objects[model].pk))
-        response = charlie.api.get(url)
-        assert response.status_code == 404, (url, response.status_code, response.content)
-        assert response.json()["error"]["code"] == "not_found"
-        for method in ("patch", "put", "delete"):
+        statuses = {}
+        for method in ("get", "post", "patch", "put", "delete"):
             response = getattr(charlie.api, method)(url, {}, format="json")
+            statuses[method] = response.status_code
             assert response.status_code in (404, 405), (method, url, response.status_code)
+            if response.status_code == 404:
+                assert response.json()["error"]["code"] == "not_found"
+        assert 404 in statuses.values(), (url, statuses)  # some method reaches the lookup
         covered += 1
-    assert covered >= 3  # members, invitations, events at least
+    assert covered >= 10  # members, invitations, events, contacts (+ actions), lists, …
     # Alice's objects are all still there and unchanged.
     assert (
         Invitation.objects.for_workspace(alice_objects[Invitation].workspace)
@@ -126,19 +163,24 @@ def test_outsider_gets_404_on_every_api_object_route(alice_objects, charlie):
     )
 
 
-def test_outsider_gets_404_on_every_dashboard_object_route(alice_objects, charlie):
+def test_outsider_gets_404_on_every_dashboard_object_route(alice_objects, alice, charlie):
     covered = 0
     for route, name, _pattern in ALL_ROUTES:
         model = DASHBOARD_OBJECT_ROUTES.get(name.split(":")[-1])
         if model is None:
             continue
         url = _url_for(route, str(alice_objects[model].pk))
-        assert charlie.client.post(url, {"role": "owner"}).status_code == 404, url
+        assert charlie.client.post(url, {"role": "owner", "name": "x"}).status_code == 404, url
+        assert charlie.client.get(url).status_code in (404, 405), url
         covered += 1
     assert covered == len(DASHBOARD_OBJECT_ROUTES)
     api_key = alice_objects[ApiKey]
     api_key.refresh_from_db()
     assert api_key.revoked_at is None
+    assert Contact.objects.for_workspace(alice.workspace).filter(status="active").count() == 1
+    assert ContactList.objects.for_workspace(alice.workspace).get().name == "Alice prospects"
+    assert Suppression.objects.for_workspace(alice.workspace).count() == 1
+    assert Import.objects.for_workspace(alice.workspace).count() == 1
     assert (
         alice_objects[Membership]
         .__class__.objects.for_workspace(alice_objects[Membership].workspace)
@@ -166,6 +208,10 @@ def test_outsider_sees_nothing_of_alice_on_list_routes(alice_objects, alice, cha
         "dora@example.test",
         "alice key",
         str(alice.workspace.pk),
+        "prospect.of.alice@example.com",
+        "Alice prospects",
+        "blocked-by-alice.example",
+        "alice.csv",
     ]
     checked = 0
     for route, name, pattern in ALL_ROUTES:
@@ -174,8 +220,9 @@ def test_outsider_sees_nothing_of_alice_on_list_routes(alice_objects, alice, cha
         url = "/" + route.replace("^", "").replace("$", "")
         client = charlie.api if route.startswith("api/") else charlie.client
         response = client.get(url)
-        assert response.status_code in (200, 302, 404, 405), (url, response.status_code)
-        body = response.content.decode(errors="replace")
+        assert response.status_code in (200, 302, 400, 404, 405), (url, response.status_code)
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        body = raw.decode(errors="replace")
         for secret in secrets_of_alice:
             assert secret not in body, (url, secret)
         checked += 1
@@ -199,7 +246,16 @@ def test_every_workspace_owned_model_uses_the_scoped_manager():
             for field in model._meta.concrete_fields
         )
     ]
-    assert {Membership, Invitation, ApiKey, Event} <= set(owned)
+    assert {
+        Membership,
+        Invitation,
+        ApiKey,
+        Event,
+        Contact,
+        ContactList,
+        Suppression,
+        Import,
+    } <= set(owned)
     for model in owned:
         assert issubclass(model, WorkspaceOwnedModel), model
         assert isinstance(model._default_manager, WorkspaceScopedManager), model

@@ -172,6 +172,14 @@ def import_start(
     return source_import
 
 
+def import_discard(*, workspace: Workspace, source_import: Import) -> None:
+    """Drops a draft that will not run (its mapping was refused), with its stored file."""
+    require_in_workspace(source_import, workspace)
+    if source_import.status == ImportStatus.DRAFT:
+        source_import.file.delete(save=False)
+        source_import.delete()
+
+
 def _enqueue(source_import: Import) -> None:
     from contacts.tasks import import_run
 

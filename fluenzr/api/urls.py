@@ -3,12 +3,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import InvitationViewSet, MemberViewSet, WorkspaceView
+from contacts.api import ContactListViewSet, ContactViewSet, ImportViewSet, SuppressionViewSet
 from webhooks.api import EventViewSet
 
 router = SimpleRouter()
 router.register("members", MemberViewSet, basename="member")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("events", EventViewSet, basename="event")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("lists", ContactListViewSet, basename="list")
+router.register("suppressions", SuppressionViewSet, basename="suppression")
+router.register("imports", ImportViewSet, basename="import")
 
 urlpatterns = [
     path("workspace", WorkspaceView.as_view(), name="api-workspace"),

@@ -43,7 +43,21 @@
 
   // A destructive action asks once, naming what will be lost.
   document.addEventListener("submit", function (event) {
-    var message = event.target.getAttribute("data-confirm");
+    var form = event.target;
+    var message = form.getAttribute("data-confirm");
+    if (!message && form.elements.action && form.elements.action.value === "delete") {
+      message = form.getAttribute("data-confirm-delete");
+    }
     if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // "Select all" checkboxes tick every checkbox of the same name on the page.
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-check-all]");
+    if (!all) return;
+    var name = all.getAttribute("data-check-all");
+    document.querySelectorAll("input[type='checkbox'][name='" + name + "']").forEach(function (box) {
+      box.checked = all.checked;
+    });
   });
 })();
