@@ -18,10 +18,13 @@ SAMPLE_BYTES = 1024 * 1024
 PREVIEW_ROWS = 5
 DELIMITERS = (",", ";", "\t", "|")
 # Excel, LibreOffice and most CRMs in French and English locales write Windows-1252 when they
-# do not write UTF-8; charset-normalizer often cannot tell it from its cousins on a short
-# sample (it calls "Ørsted" cp1250, "Řsted"). Among equally likely readings, prefer this one.
+# do not write UTF-8. charset-normalizer cannot tell it apart on a short sample (it reads
+# "Ørsted" as cp1250 "Řsted", and a three-line file as Big5), so a sample whose non-ASCII
+# characters read as Western European letters in cp1252 is taken as cp1252 first.
 PREFERRED_SINGLE_BYTE = "cp1252"
 _TIE = 0.02
+_WESTERN_SYMBOLS = set("€’‘“”–—«»°·…ªº¿¡²³\u00a0")
+_WESTERN_SHARE = 0.9
 
 
 class UnreadableFile(Exception):
@@ -72,6 +75,19 @@ def _refuse_non_csv(sample: bytes) -> None:
         raise UnreadableFile(_("This is a PDF document, not a CSV file. Upload a CSV export."))
 
 
+def _reads_as_western_european(sample: bytes) -> bool:
+    text = sample.decode(PREFERRED_SINGLE_BYTE, errors="fluenzr_latin1")
+    non_ascii = [c for c in text if ord(c) > 127]
+    if not non_ascii:
+        return False
+    western = sum(
+        1
+        for c in non_ascii
+        if (c.isalpha() and ord(c) <= 0x17F) or c in _WESTERN_SYMBOLS or c in "ŒœŠšŽžŸƒ"
+    )
+    return western / len(non_ascii) >= _WESTERN_SHARE
+
+
 def detect_encoding(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -85,6 +101,8 @@ def detect_encoding(sample: bytes) -> str:
     else:
         if b"\x00" not in sample:
             return "utf-8"
+    if b"\x00" not in sample and _reads_as_western_european(sample):
+        return PREFERRED_SINGLE_BYTE
     matches = list(charset_normalizer.from_bytes(sample))
     if not matches:
         raise UnreadableFile(
