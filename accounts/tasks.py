@@ -1,8 +1,7 @@
-from celery import shared_task
-
 from accounts import services
+from fluenzr.celery import task
 
 
-@shared_task(name="accounts.invitations_expire", queue="scheduler")
+@task(name="accounts.invitations_expire", queue="scheduler")
 def invitations_expire() -> int:
     return services.invitations_expire()

@@ -1,10 +1,10 @@
-from celery import shared_task
 from django.utils import timezone
 
+from fluenzr.celery import task
 from fluenzr.models import IdempotencyRecord
 
 
-@shared_task(name="fluenzr.idempotency_purge", queue="scheduler")
+@task(name="fluenzr.idempotency_purge", queue="scheduler")
 def idempotency_purge() -> int:
     deleted, _detail = (
         IdempotencyRecord.objects.unscoped()  # a cross-tenant sweep

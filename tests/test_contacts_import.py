@@ -57,7 +57,8 @@ def counts(source_import: Import) -> dict[str, int]:
 def test_semicolon_windows_1252_with_french_headers_and_accents(alice):
     text = (
         "Courriel;Prénom;Nom;Société;Poste;Téléphone;Secteur d'activité\r\n"
-        "helene.muller@example.com;Hélène;Müller;Ørsted A/S;Directrice;+33 1 23 45 67 89;Énergie\r\n"
+        "helene.muller@example.com;Hélène;Müller;Ørsted A/S;Directrice;+33 1 23 45 67 89;"
+        "Énergie\r\n"
         "jose@Example.FR;José;Gonçalves;Café Crème SARL;Gérant;;Restauration\r\n"
         "francois@example.fr;François;Lefèvre;Œuvre & Cie;PDG;0612345678;Édition — €\r\n"
     )

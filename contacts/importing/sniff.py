@@ -23,7 +23,7 @@ DELIMITERS = (",", ";", "\t", "|")
 # characters read as Western European letters in cp1252 is taken as cp1252 first.
 PREFERRED_SINGLE_BYTE = "cp1252"
 _TIE = 0.02
-_WESTERN_SYMBOLS = set("€’‘“”–—«»°·…ªº¿¡²³\u00a0")
+_WESTERN_SYMBOLS = set("€\u2019\u2018“”\u2013—«»°·…ªº¿¡²³\u00a0")  # quotes, dashes, nbsp
 _WESTERN_SHARE = 0.9
 
 
