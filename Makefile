@@ -22,8 +22,8 @@ lint: install
 	@$(VENV)/bin/ruff format --check .
 
 messages: install
-	@$(VENV)/bin/python manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=tests
-	@$(VENV)/bin/python manage.py compilemessages --ignore=.venv
+	@DEBUG=1 $(VENV)/bin/python manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=tests --ignore=scripts --ignore=bench
+	@DEBUG=1 $(VENV)/bin/python manage.py compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV) var

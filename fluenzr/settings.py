@@ -234,7 +234,7 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 # Uploaded files (CSV imports, until they have been read). Web and worker must share it.
-MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "/media/"  # never served: imports are read by the worker, not downloaded
 
 # Contacts

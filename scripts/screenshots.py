@@ -36,7 +36,43 @@ PAGES = [
     "/settings/plan/",
     "/accounts/email/",
     "/accounts/2fa/",
+    "/contacts/",
+    "/contacts/new/",
+    "/contacts/lists/",
+    "/contacts/imports/",
+    "/contacts/suppressions/",
+    "{contact}",
+    "{import_done}",
+    "{import_draft}",
 ]
+# Demo contacts, lists, imports and suppressions; prints the ids the {…} paths above need.
+SEED = """
+from django.core.files.uploadedfile import SimpleUploadedFile
+from accounts.models import Workspace
+from contacts import services
+from contacts.importing import service as imports
+ws = Workspace.objects.get(name="Acme Growth")
+webinar = services.list_create(workspace=ws, name="Webinar 2026", description="Signed up in May")
+services.list_create(workspace=ws, name="SaaS founders")
+people = [("Hélène", "Müller", "Ørsted"), ("José", "Gonçalves", "Café Crème"),
+          ("Ada", "Lovelace", "Analytical Engines"), ("Grace", "Hopper", "Navy Yard")]
+rows = "\\n".join(
+    f"{f.lower()}.{i}@example.com;{f};{l};{c};{'CEO' if i % 3 else 'CMO'};SaaS"
+    for i in range(40) for f, l, c in [people[i % 4]])
+text = "Courriel;Prénom;Nom;Société;Poste;Secteur\\n" + rows + "\\nbroken;X;Y;Z;;\\n"
+done = imports.import_create(workspace=ws, actor=None,
+    upload=SimpleUploadedFile("salon-2026.csv", text.encode("cp1252")))
+imports.import_start(workspace=ws, source_import=done, target_list=webinar)
+imports.import_run(import_id=str(done.pk))
+draft = imports.import_create(workspace=ws, actor=None,
+    upload=SimpleUploadedFile("crm-export.csv", text.encode("cp1252")))
+contact = services.contact_create(workspace=ws, data={"email": "jeanne@example.fr",
+    "first_name": "Jeanne", "last_name": "Dupont", "company": "Dupont & Fils",
+    "custom_fields": {"industry": "Retail"}}, tags=["VIP", "Paris"], lists=[webinar])
+services.suppression_add(workspace=ws, value="competitor.example")
+services.suppression_add(workspace=ws, value="no.thanks@example.com", reason="unsubscribed")
+print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/")
+"""
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 EMAIL, PASSWORD = "demo@example.test", "a demo passphrase"
 
@@ -70,6 +106,12 @@ def main(paths: list[str]) -> None:
         check=True,
         capture_output=True,
     )
+    seeded = subprocess.run(  # noqa: S603
+        [*manage, "shell", "-c", SEED], env=env, check=True, capture_output=True, text=True
+    )
+    contact, import_done, import_draft = seeded.stdout.split()[-3:]
+    known = {"contact": contact, "import_done": import_done, "import_draft": import_draft}
+    paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env)  # noqa: S603
@@ -91,7 +133,7 @@ def main(paths: list[str]) -> None:
                         viewport={"width": width, "height": height}, locale=language
                     )
                     page = context.new_page()
-                    for path in paths or PAGES:
+                    for path in paths:
                         signed_in = not path.startswith(("/accounts/login", "/accounts/signup"))
                         if signed_in and "sessionid" not in str(context.cookies()):
                             page.goto(base + "/accounts/login/")
@@ -108,6 +150,8 @@ def main(paths: list[str]) -> None:
                             )
                         page.goto(base + path)
                         name = path.strip("/").replace("/", "_") or "dashboard"
+                        for key, value in known.items():
+                            name = name.replace(value.strip("/").replace("/", "_"), key)
                         page.screenshot(path=OUT / f"{name}-{label}-{language}.png", full_page=True)
                     context.close()
             browser.close()
