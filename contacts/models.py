@@ -149,10 +149,10 @@ class SuppressionKind(models.TextChoices):
 
 
 class SuppressionReason(models.TextChoices):
-    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
-    BOUNCED = "bounced", _("Bounced")
-    COMPLAINED = "complained", _("Complained (spam report)")
-    MANUAL = "manual", _("Added by hand")
+    UNSUBSCRIBED = "unsubscribed", pgettext_lazy("suppression reason", "Unsubscribed")
+    BOUNCED = "bounced", pgettext_lazy("suppression reason", "Bounced")
+    COMPLAINED = "complained", pgettext_lazy("suppression reason", "Complained (spam report)")
+    MANUAL = "manual", pgettext_lazy("suppression reason", "Added by hand")
 
 
 class Suppression(WorkspaceOwnedModel):

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from accounts.errors import ServiceError
@@ -500,7 +501,7 @@ def suppressions_import(
             if reader.line_num > BLOCKLIST_MAX_LINES:
                 raise ServiceError(
                     _("Blocklists of up to %(max)s lines only; split the file.")
-                    % {"max": f"{BLOCKLIST_MAX_LINES:,}"},
+                    % {"max": number_format(BLOCKLIST_MAX_LINES, force_grouping=True)},
                     field="file",
                 )
             try:

@@ -98,6 +98,6 @@ def test_phone_width_folds_the_sidebar_into_a_menu(browser, live_server):
         assert nav_link.bounding_box()["x"] >= 0
         nav_link.click()
         page.wait_for_url(f"{live_server.url}/contacts/")
-        assert page.get_by_text("not built yet").first.is_visible()
+        assert page.get_by_role("heading", name="No contacts yet").is_visible()
     finally:
         context.close()

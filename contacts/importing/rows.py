@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from contacts.emails import EmailChecker
@@ -80,7 +81,7 @@ def read_rows(
                         "The file has more than %(max)s contacts, the most one import takes. "
                         "Split it into several files."
                     )
-                    % {"max": f"{max_rows:,}"}
+                    % {"max": number_format(max_rows, force_grouping=True)}
                 )
             width = len(record)
             values = [record[p].strip() if 0 <= p < width else "" for p in positions]

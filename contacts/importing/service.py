@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from accounts.errors import ServiceError
@@ -70,7 +71,10 @@ def import_create(*, workspace: Workspace, actor: User | None, upload: UploadedF
                 "The file is %(size)s MB; the most one import takes is %(max)s MB. Split it "
                 "into several files."
             )
-            % {"size": f"{upload.size / 1e6:.1f}", "max": f"{limit / 1e6:.0f}"},
+            % {
+                "size": number_format(upload.size / 1e6, decimal_pos=1),
+                "max": number_format(limit / 1e6, decimal_pos=0),
+            },
             field="file",
         )
     try:
@@ -138,7 +142,7 @@ def _clean_mapping(source_import: Import, mapping: list[str]) -> list[str]:
                 "No column holds the email address. The columns found are: %(headers)s. "
                 "Choose which one is the email."
             )
-            % {"headers": ", ".join(f"“{h}”" for h in headers) or _("none")},
+            % {"headers": ", ".join(_("“%(header)s”") % {"header": h} for h in headers)},
             field="mapping",
         )
     return list(mapping)
