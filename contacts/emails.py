@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 # RFC 5322 dot-atom of ASCII atext, which email-validator accepts as is (its ATEXT).
@@ -22,6 +22,12 @@ _PLAIN_LOCAL_PART = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 )
 _PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
+# An ASCII host name email-validator accepts unchanged but for lowercasing: LDH labels of
+# 1 to 63 characters, an alphabetic TLD. ("--" anywhere, and so Punycode, takes the long way.)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+_DOMAIN_MAX = 253
+_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
 _LOCAL_PART_MAX = 64
 _PLAIN_ADDRESS_MAX = 254
 _DOMAIN_CACHE_MAX = 50_000
@@ -66,11 +72,7 @@ class EmailChecker:
         if domain_verdict is None:
             if len(self._domains) >= _DOMAIN_CACHE_MAX:  # memory stays flat on huge files
                 self._domains.clear()
-            # The local part is known good, so any error is the domain's, worded the same.
-            probe = self.full(f"a@{domain}")
-            domain_verdict = EmailVerdict(
-                probe.normalized.partition("@")[2] if probe.normalized else None, probe.error
-            )
+            domain_verdict = self._check_domain(domain)
             self._domains[domain] = domain_verdict
         if domain_verdict.normalized is None:
             if domain_verdict.error and domain_verdict.error.startswith(_TOO_LONG):
@@ -80,6 +82,25 @@ class EmailChecker:
         if len(normalized.encode()) > _PLAIN_ADDRESS_MAX:  # a decoded xn-- domain can grow
             return self.full(address)
         return EmailVerdict(normalized)
+
+    def _check_domain(self, domain: str) -> EmailVerdict:
+        if not self.check_deliverability and _is_plain_hostname(domain):
+            return EmailVerdict(domain.lower())
+        # The local part is known good, so any error is the domain's, worded the same.
+        probe = self.full(f"a@{domain}")
+        return EmailVerdict(
+            probe.normalized.partition("@")[2] if probe.normalized else None, probe.error
+        )
+
+
+def _is_plain_hostname(domain: str) -> bool:
+    lowered = domain.lower()
+    return (
+        len(domain) <= _DOMAIN_MAX
+        and "--" not in domain
+        and _PLAIN_HOSTNAME.fullmatch(domain) is not None
+        and not any(lowered == d or lowered.endswith(f".{d}") for d in _SPECIAL_USE)
+    )
 
 
 def normalize_email(address: str) -> EmailVerdict:

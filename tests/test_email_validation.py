@@ -553,3 +553,30 @@ def test_fast_path_is_taken_for_plain_addresses():
         verdicts = [checker.check(f"user{i}@{bad_domain}") for i in range(100)]
         assert checker.full_calls == 1
         assert len(set(verdicts)) == 1 and verdicts[0].normalized is None
+
+
+def _random_hostnames(count: int) -> list[str]:
+    """Host names near the edges of the plain-hostname fast path: hyphens, digits, label
+    lengths 62-64, numeric or one-letter TLDs, special-use suffixes, mixed case."""
+    rng = random.Random(20261122)
+    alphabet = "abcXYZ0189-"
+    tlds = ["com", "FR", "io", "x", "123", "co.uk", "local", "localhost", "test", "onion", "a1"]
+    names = []
+    for _ in range(count):
+        labels = []
+        for _label in range(rng.randint(1, 3)):
+            length = rng.choice([1, 2, 5, 62, 63, 64])
+            labels.append("".join(rng.choice(alphabet) for _c in range(length)))
+        names.append(".".join([*labels, rng.choice(tlds)]))
+    return names
+
+
+def test_fast_hostname_path_agrees_with_email_validator():
+    checker = EmailChecker(check_deliverability=False)
+    disagreements = []
+    for host in _random_hostnames(3000):
+        address = f"someone@{host}"
+        fast, full = checker.check(address), checker.full(address)
+        if fast != full:
+            disagreements.append((address, fast, full))
+    assert not disagreements, disagreements[:20]

@@ -116,7 +116,7 @@ def read_rows(
                         extra[key] = value
             if extra is None:
                 continue
-            yield (line, *values, json.dumps(extra, ensure_ascii=False))
+            yield (line, *values, json.dumps(extra, ensure_ascii=False) if extra else "{}")
     except csv.Error as error:
         raise ImportAborted(
             _("Line %(line)s cannot be read as CSV (%(error)s). Check the quotes on that line.")
