@@ -59,11 +59,18 @@ def _lists_by_id(request: Request, ids: list[uuid.UUID], field: str) -> list[Con
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    # Written as names and ids; read back by to_representation.
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, help_text="Tag names."
+        child=serializers.CharField(max_length=50),
+        required=False,
+        write_only=True,
+        help_text="Tag names.",
     )
     lists = serializers.ListField(
-        child=serializers.UUIDField(), required=False, help_text="Ids of the lists it belongs to."
+        child=serializers.UUIDField(),
+        required=False,
+        write_only=True,
+        help_text="Ids of the lists it belongs to.",
     )
     custom_fields = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=1000), required=False
@@ -418,6 +425,10 @@ class SuppressionViewSet(
         email = request.query_params.get("email", "").strip()
         if not email:
             raise ValidationError({"email": [_("Give the address to check: ?email=…")]})
+        if "@" not in email:
+            raise ValidationError(
+                {"email": [_("“%(email)s” is not an email address.") % {"email": email}]}
+            )
         verdict = selectors.email_sendability(workspace=request.workspace, email=email)
         return Response(
             {
@@ -505,8 +516,15 @@ def _mapping_from(raw: str | None, source_import: Import) -> list[str]:
                 field="mapping",
             )
         target = str(target or IGNORE)
-        if target not in IMPORT_FIELDS and not target.startswith(CUSTOM_PREFIX):
-            target = target and f"{CUSTOM_PREFIX}{target}"
+        if target and target not in IMPORT_FIELDS and not target.startswith(CUSTOM_PREFIX):
+            raise ServiceError(
+                _(
+                    "“%(target)s” is not a contact field. Use one of %(fields)s, "
+                    '“custom:<name>” for a custom field, or "" to skip the column.'
+                )
+                % {"target": target, "fields": ", ".join(IMPORT_FIELDS)},
+                field="mapping",
+            )
         mapping[headers.index(header)] = target
     return mapping
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, Count, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
@@ -166,14 +167,21 @@ def _field_value(contact: Contact, field: str) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _encode_cursor(contact: Contact, fields: tuple[str, ...], backwards: bool) -> str:
-    payload = {"v": [_field_value(contact, f.lstrip("-")) for f in fields], "b": backwards}
+def _encode_cursor(contact: Contact, sort: str, fields: tuple[str, ...], backwards: bool) -> str:
+    payload = {
+        "s": sort,
+        "v": [_field_value(contact, f.lstrip("-")) for f in fields],
+        "b": backwards,
+    }
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[list[str], bool] | None:
+def _decode_cursor(cursor: str, sort: str) -> tuple[list[str], bool] | None:
+    """The cursor's values, if it was made for this sort; anything else means page one."""
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if payload["s"] != sort:
+            return None
         return [str(v) for v in payload["v"]], bool(payload["b"])
     except (ValueError, KeyError, TypeError):
         return None
@@ -199,16 +207,28 @@ def _reverse(fields: tuple[str, ...]) -> tuple[str, ...]:
 def contacts_page(
     *, contacts: QuerySet[Contact], sort: str, cursor: str = "", size: int = 50
 ) -> ContactPage:
-    fields = CONTACT_SORTS.get(sort, CONTACT_SORTS["-created"])
-    decoded = _decode_cursor(cursor) if cursor else None
-    backwards = bool(decoded and decoded[1])
-    order = _reverse(fields) if backwards else fields
+    if sort not in CONTACT_SORTS:
+        sort = "-created"
+    fields = CONTACT_SORTS[sort]
     if "email_key" in fields:
         contacts = contacts.annotate(email_key=Lower("email"))
-    queryset = contacts.order_by(*order)
-    if decoded and len(decoded[0]) == len(fields):
-        queryset = queryset.filter(_after(order, decoded[0]))
-    rows = list(queryset.prefetch_related("tags")[: size + 1])
+    decoded = _decode_cursor(cursor, sort) if cursor else None
+    if decoded and len(decoded[0]) != len(fields):
+        decoded = None
+    backwards = False
+    if decoded:
+        backwards = decoded[1]
+        order = _reverse(fields) if backwards else fields
+        try:
+            rows = list(
+                contacts.order_by(*order)
+                .filter(_after(order, decoded[0]))
+                .prefetch_related("tags")[: size + 1]
+            )
+        except ValidationError:  # an edited cursor (a bad date or id): page one instead
+            decoded, backwards = None, False
+    if not decoded:
+        rows = list(contacts.order_by(*fields).prefetch_related("tags")[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -217,8 +237,10 @@ def contacts_page(
     has_previous = bool(decoded) if not backwards else more
     return ContactPage(
         contacts=rows,
-        next_cursor=_encode_cursor(rows[-1], fields, False) if rows and has_next else None,
-        previous_cursor=_encode_cursor(rows[0], fields, True) if rows and has_previous else None,
+        next_cursor=_encode_cursor(rows[-1], sort, fields, False) if rows and has_next else None,
+        previous_cursor=(
+            _encode_cursor(rows[0], sort, fields, True) if rows and has_previous else None
+        ),
     )
 
 
@@ -228,9 +250,28 @@ def count_capped(queryset: QuerySet, cap: int = 10_000) -> tuple[int, bool]:
     return min(counted, cap), counted > cap
 
 
-def contact_timeline(*, workspace: Workspace, contact: Contact, limit: int = 50) -> QuerySet:
-    """Events about this contact, newest first (later issues emit sends, replies, bounces)."""
-    return Event.objects.for_workspace(workspace).filter(data__contact__id=str(contact.pk))[:limit]
+# How the timeline words each event; later issues add theirs (sent, opened, replied, …).
+TIMELINE_LABELS = {
+    "contact.created": _("Contact added"),
+    "contact.unsubscribed": _("Unsubscribed"),
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    label: str
+    event: Event
+
+
+def contact_timeline(
+    *, workspace: Workspace, contact: Contact, limit: int = 50
+) -> list[TimelineEntry]:
+    """Events about this contact, newest first."""
+    events = Event.objects.for_workspace(workspace).filter(data__contact__id=str(contact.pk))
+    return [
+        TimelineEntry(str(TIMELINE_LABELS.get(event.type, event.type)), event)
+        for event in events[:limit]
+    ]
 
 
 def custom_field_keys(*, workspace: Workspace, sample: int = 1000) -> list[str]:

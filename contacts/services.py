@@ -184,6 +184,9 @@ def contact_create(
     cleaned = _clean_fields(data)
     if "email" not in cleaned:
         raise ServiceError(_("Enter the contact's email address."), field="email")
+    status = _clean_status(data.get("status"))
+    if status not in (None, ContactStatus.UNSUBSCRIBED):
+        cleaned["status"] = status
     if _email_taken(workspace, cleaned["email"]):
         raise _duplicate_error(cleaned["email"])
     try:
@@ -195,7 +198,15 @@ def contact_create(
     for contact_list in _lists_in_workspace(workspace, lists):
         contact_list.contacts.add(contact)
     emit(workspace=workspace, type="contact.created", data={"contact": contact_payload(contact)})
+    if status == ContactStatus.UNSUBSCRIBED:  # also on the suppression list, with its event
+        contact_unsubscribe(workspace=workspace, contact=contact, source=_("Created unsubscribed"))
     return contact
+
+
+def _clean_status(status: str | None) -> str | None:
+    if status is not None and status not in ContactStatus.values:
+        raise ServiceError(_("Choose a valid status."), field="status")
+    return status
 
 
 @transaction.atomic
@@ -211,10 +222,8 @@ def contact_update(
     cleaned = _clean_fields(data)
     if "email" in cleaned and _email_taken(workspace, cleaned["email"], exclude=contact):
         raise _duplicate_error(cleaned["email"])
-    status = data.get("status")
+    status = _clean_status(data.get("status"))
     if status is not None and status != contact.status:
-        if status not in ContactStatus.values:
-            raise ServiceError(_("Choose a valid status."), field="status")
         if status == ContactStatus.UNSUBSCRIBED:
             contact_unsubscribe(workspace=workspace, contact=contact, source=_("Edited by hand"))
         else:
@@ -322,8 +331,9 @@ def contacts_archive(*, workspace: Workspace, contacts: QuerySet[Contact]) -> in
 
 def contacts_delete(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int:
     """Deletes the contacts; their suppressions stay (a re-import stays suppressed)."""
-    deleted, _by_model = contacts.filter(workspace=workspace).delete()
-    return deleted
+    contacts = contacts.filter(workspace=workspace)
+    _total, by_model = contacts.delete()
+    return by_model.get(Contact._meta.label, 0)
 
 
 def contacts_tag(*, workspace: Workspace, contacts: QuerySet[Contact], tag_name: str) -> int:
@@ -422,7 +432,10 @@ def suppression_parse(value: str) -> tuple[str, str]:
     if not value:
         raise ServiceError(_("Enter an email address or a domain."), field="value")
     if "@" in value.lstrip("@"):
-        return SuppressionKind.EMAIL, _clean_email(value).lower()
+        try:
+            return SuppressionKind.EMAIL, _clean_email(value).lower()
+        except ServiceError as error:
+            raise ServiceError(error.message, field="value") from None
     domain = value.lstrip("@")
     verdict = EmailChecker().full(f"a@{domain}")
     if verdict.normalized is None:

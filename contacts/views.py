@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,12 +40,17 @@ def _render(request: HttpRequest, template: str, tab: str, context: dict) -> Htt
     return render(request, template, {"active": "contacts", "contacts_tab": tab, **context})
 
 
+# A list that no longer exists (an old link) matches no one, never everyone.
+_NO_LIST = str(uuid.UUID(int=0))
+
+
 def _filters(form: ContactFilterForm) -> selectors.ContactFilters:
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()  # an invalid field drops out of cleaned_data; the valid ones still apply
+    data = form.cleaned_data
     return selectors.ContactFilters(
         search=data.get("search", ""),
         status=data.get("status", ""),
-        list_id=data.get("list", ""),
+        list_id=_NO_LIST if "list" in form.errors else data.get("list", ""),
         tag=data.get("tag", ""),
     )
 
@@ -55,10 +61,10 @@ def _filters(form: ContactFilterForm) -> selectors.ContactFilters:
 @workspace_required
 def contact_index(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
-    filter_form = ContactFilterForm(request.GET or None, workspace=workspace)
+    filter_form = ContactFilterForm(request.GET, workspace=workspace)
     filters = _filters(filter_form)
     contacts = selectors.contacts_filtered(workspace=workspace, filters=filters)
-    sort = request.GET.get("sort") or "-created"
+    sort = filter_form.cleaned_data.get("sort") or "-created"
     page = selectors.contacts_page(
         contacts=contacts, sort=sort, cursor=request.GET.get("cursor", "")
     )
@@ -244,7 +250,7 @@ def _uuids(values: list[str]) -> list[str]:
 @workspace_required
 def contact_export(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
-    filter_form = ContactFilterForm(request.GET or None, workspace=workspace)
+    filter_form = ContactFilterForm(request.GET, workspace=workspace)
     contacts = selectors.contacts_filtered(workspace=workspace, filters=_filters(filter_form))
     return exporting.contacts_csv_response(
         workspace=workspace,
@@ -367,6 +373,7 @@ def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
     )
 
 
+@transaction.atomic  # a refused mapping leaves no new list behind
 def _start_import(request: HttpRequest, form: ImportMappingForm, source_import: Import) -> None:
     workspace = request.workspace
     data = form.cleaned_data

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -41,6 +43,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _fresh_cache() -> Iterator[None]:
     cache.clear()  # rate-limit counters must not leak between tests
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default() -> Iterator[None]:
+    # A request activates its user's language for the thread, as servers do per request;
+    # in one test process it must not carry over into the next test.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @dataclass
