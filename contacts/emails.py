@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
@@ -106,3 +107,20 @@ def _is_plain_hostname(domain: str) -> bool:
 def normalize_email(address: str) -> EmailVerdict:
     """One address, for forms and the API."""
     return EmailChecker().full(address.strip())
+
+
+def clean_email(value: str, *, field: str = "email") -> str:
+    """The normalised address, or a ServiceError saying what is wrong with it."""
+    from accounts.errors import ServiceError
+
+    value = (value or "").strip()
+    if not value:
+        raise ServiceError(_("Enter the contact's email address."), field=field)
+    verdict = normalize_email(value)
+    if verdict.normalized is None:
+        raise ServiceError(
+            _("“%(email)s” is not a valid email address: %(reason)s")
+            % {"email": value, "reason": verdict.error},
+            field=field,
+        )
+    return verdict.normalized

@@ -223,8 +223,8 @@ class OrmWriter:
                     changed.append(contact)
                 else:
                     self.counts.duplicates += 1
-            Contact.objects.bulk_create(created)
-            Contact.objects.bulk_update(
+            Contact.objects.for_workspace(workspace).bulk_create(created)
+            Contact.objects.for_workspace(workspace).bulk_update(
                 changed, [*STAGED_FIELDS[1:], "custom_fields", "updated_at"]
             )
             self.counts.created += len(created)

@@ -1,0 +1,429 @@
+"""Every write to contacts and their tags."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+
+from accounts.errors import ServiceError
+from accounts.models import Workspace
+from accounts.services import require_in_workspace
+from contacts.emails import clean_email
+from contacts.importing.columns import IMPORT_FIELDS
+from contacts.models import (
+    CUSTOM_VALUE_MAX_LENGTH,
+    FIELD_MAX_LENGTHS,
+    Contact,
+    ContactList,
+    ContactSource,
+    ContactStatus,
+    SuppressionReason,
+    Tag,
+)
+from contacts.services.suppressions import suppression_add
+from webhooks.events import emit, emit_many
+
+CONTACT_FIELDS = tuple(IMPORT_FIELDS)  # email, first_name, …, timezone
+BULK_CREATE_MAX = 1000
+
+
+# Contacts ------------------------------------------------------------------------------------
+
+
+def contact_payload(contact: Contact) -> dict[str, Any]:
+    """How a contact appears in events (webhooks deliver this)."""
+    return {
+        "id": str(contact.pk),
+        "url": f"/api/v1/contacts/{contact.pk}/",
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "company": contact.company,
+        "status": contact.status,
+    }
+
+
+def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Contact fields from a form or API body: stripped, checked, email normalised."""
+    cleaned: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        if name not in data:
+            continue
+        value = (data[name] or "").strip()
+        if len(value) > FIELD_MAX_LENGTHS[name]:
+            raise ServiceError(
+                _("Keep this under %(max)d characters.") % {"max": FIELD_MAX_LENGTHS[name]},
+                field=name,
+            )
+        cleaned[name] = value
+    if "email" in cleaned:
+        cleaned["email"] = clean_email(cleaned["email"])
+    zone = cleaned.get("timezone")
+    if zone and zone not in zoneinfo.available_timezones():
+        raise ServiceError(
+            _("“%(zone)s” is not a time zone. Use an IANA name such as Europe/Paris.")
+            % {"zone": zone},
+            field="timezone",
+        )
+    if "custom_fields" in data:
+        cleaned["custom_fields"] = _clean_custom_fields(data["custom_fields"])
+    return cleaned
+
+
+def _clean_custom_fields(custom: Any) -> dict[str, str]:
+    if not isinstance(custom, dict):
+        raise ServiceError(
+            _("Custom fields are an object of names to text values."), field="custom_fields"
+        )
+    cleaned = {}
+    for key, value in custom.items():
+        key = str(key).strip()
+        if not key or len(key) > 64 or not key.replace("_", "").isalnum() or not key.isascii():
+            raise ServiceError(
+                _(
+                    "“%(key)s” cannot be a custom field name: use up to 64 letters, digits "
+                    "and underscores, as in companySize."
+                )
+                % {"key": key},
+                field="custom_fields",
+            )
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise ServiceError(
+                _("The custom field “%(key)s” must be text.") % {"key": key},
+                field="custom_fields",
+            )
+        value = str(value).strip()
+        if len(value) > CUSTOM_VALUE_MAX_LENGTH:
+            raise ServiceError(
+                _("The custom field “%(key)s” is longer than %(max)d characters.")
+                % {"key": key, "max": CUSTOM_VALUE_MAX_LENGTH},
+                field="custom_fields",
+            )
+        cleaned[key] = value
+    return cleaned
+
+
+def _email_taken(workspace: Workspace, email: str, exclude: Contact | None = None) -> bool:
+    others = Contact.objects.for_workspace(workspace).filter(email__iexact=email)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    return others.exists()
+
+
+def _duplicate_error(email: str) -> ServiceError:
+    return ServiceError(
+        _("A contact with the email %(email)s already exists in this workspace.")
+        % {"email": email},
+        field="email",
+    )
+
+
+def tags_resolve(*, workspace: Workspace, names: Iterable[str]) -> list[Tag]:
+    """Tags by name (case-insensitive), created when new."""
+    tags = []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if len(name) > 50:
+            raise ServiceError(_("Keep tag names under 50 characters."), field="tags")
+        tag = Tag.objects.for_workspace(workspace).filter(name__iexact=name).first()
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(workspace=workspace, name=name)
+            except IntegrityError:  # created by someone else meanwhile
+                tag = Tag.objects.for_workspace(workspace).get(name__iexact=name)
+        tags.append(tag)
+    return tags
+
+
+def _lists_in_workspace(workspace: Workspace, lists: Iterable[ContactList]) -> list[ContactList]:
+    lists = list(lists)
+    for contact_list in lists:
+        require_in_workspace(contact_list, workspace)
+    return lists
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    workspace: Workspace,
+    data: dict[str, Any],
+    source: str = ContactSource.MANUAL,
+    tags: Iterable[str] = (),
+    lists: Iterable[ContactList] = (),
+) -> Contact:
+    cleaned = _clean_fields(data)
+    if "email" not in cleaned:
+        raise ServiceError(_("Enter the contact's email address."), field="email")
+    status = _clean_status(data.get("status"))
+    if status not in (None, ContactStatus.UNSUBSCRIBED):
+        cleaned["status"] = status
+    if _email_taken(workspace, cleaned["email"]):
+        raise _duplicate_error(cleaned["email"])
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(workspace=workspace, source=source, **cleaned)
+    except IntegrityError:  # the same address, added at the same moment
+        raise _duplicate_error(cleaned["email"]) from None
+    contact.tags.set(tags_resolve(workspace=workspace, names=tags))
+    for contact_list in _lists_in_workspace(workspace, lists):
+        contact_list.contacts.add(contact)
+    emit(workspace=workspace, type="contact.created", data={"contact": contact_payload(contact)})
+    if status == ContactStatus.UNSUBSCRIBED:  # also on the suppression list, with its event
+        contact_unsubscribe(workspace=workspace, contact=contact, source=_("Created unsubscribed"))
+    return contact
+
+
+def _clean_status(status: str | None) -> str | None:
+    if status is not None and status not in ContactStatus.values:
+        raise ServiceError(_("Choose a valid status."), field="status")
+    return status
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    workspace: Workspace,
+    contact: Contact,
+    data: dict[str, Any],
+    tags: Iterable[str] | None = None,
+    lists: Iterable[ContactList] | None = None,
+) -> Contact:
+    require_in_workspace(contact, workspace)
+    cleaned = _clean_fields(data)
+    if "email" in cleaned and _email_taken(workspace, cleaned["email"], exclude=contact):
+        raise _duplicate_error(cleaned["email"])
+    status = _clean_status(data.get("status"))
+    if status is not None and status != contact.status:
+        if status == ContactStatus.UNSUBSCRIBED:
+            contact_unsubscribe(workspace=workspace, contact=contact, source=_("Edited by hand"))
+        else:
+            cleaned["status"] = status
+    for name, value in cleaned.items():
+        setattr(contact, name, value)
+    contact.save()
+    if tags is not None:
+        contact.tags.set(tags_resolve(workspace=workspace, names=tags))
+    if lists is not None:
+        contact.lists.set(_lists_in_workspace(workspace, lists))
+    return contact
+
+
+@transaction.atomic
+def contact_unsubscribe(*, workspace: Workspace, contact: Contact, source: str) -> None:
+    """The contact asked to hear no more: status, suppression list, `contact.unsubscribed`."""
+    require_in_workspace(contact, workspace)
+    if contact.status != ContactStatus.UNSUBSCRIBED:
+        contact.status = ContactStatus.UNSUBSCRIBED
+        contact.save(update_fields=["status", "updated_at"])
+        emit(
+            workspace=workspace,
+            type="contact.unsubscribed",
+            data={"contact": contact_payload(contact), "source": source},
+        )
+    suppression_add(
+        workspace=workspace,
+        value=contact.email,
+        reason=SuppressionReason.UNSUBSCRIBED,
+        source=source,
+        actor=None,
+    )
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+# One valid item of a bulk request: its position, cleaned fields, tag names and status.
+_BulkEntry = tuple[int, dict[str, Any], list[str], str | None]
+
+
+def contacts_bulk_create(
+    *,
+    workspace: Workspace,
+    items: list[dict[str, Any]],
+    update_existing: bool,
+    contact_list: ContactList | None = None,
+) -> BulkResult:
+    """Up to 1,000 contacts from the API; each item succeeds or fails on its own.
+
+    New contacts are written in one INSERT, with their tags, list memberships and
+    `contact.created` events in one INSERT each; existing ones are updated (or skipped) one
+    by one."""
+    if len(items) > BULK_CREATE_MAX:
+        raise ServiceError(
+            _("Send at most %(max)d contacts per request; split the rest into more requests.")
+            % {"max": BULK_CREATE_MAX},
+            field="contacts",
+        )
+    outcomes: dict[int, dict[str, Any]] = {}
+    entries: dict[str, _BulkEntry] = {}  # by lowercase email, the first item that has it
+    raw_items: dict[int, dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        item = dict(item)
+        tags = item.pop("tags", None)
+        try:
+            cleaned = _clean_fields(item)
+            if "email" not in cleaned:
+                raise ServiceError(_("Enter the contact's email address."), field="email")
+            status = _clean_status(item.get("status"))
+            key = cleaned["email"].lower()
+            if key in entries:
+                raise ServiceError(
+                    _("Same email as item %(index)d of this request.") % {"index": entries[key][0]},
+                    field="email",
+                )
+        except ServiceError as error:
+            outcomes[index] = _bulk_error(index, error)
+            continue
+        entries[key] = (index, cleaned, tags or [], status)
+        raw_items[index] = {**item, "tags": tags}
+    try:
+        with transaction.atomic():
+            outcomes.update(
+                _bulk_write(workspace, entries, raw_items, update_existing, contact_list)
+            )
+    except IntegrityError:  # one of these addresses was added by another request meanwhile
+        raise ServiceError(
+            _(
+                "Some of these contacts were added by another request at the same moment. "
+                "Send this request again: they will be updated or skipped."
+            ),
+            field="contacts",
+        ) from None
+    result = BulkResult(items=[outcomes[i] for i in range(len(items))])
+    for outcome in result.items:
+        counter = "failed" if outcome["status"] == "error" else outcome["status"]
+        setattr(result, counter, getattr(result, counter) + 1)
+    return result
+
+
+def _bulk_write(
+    workspace: Workspace,
+    entries: dict[str, _BulkEntry],
+    raw_items: dict[int, dict[str, Any]],
+    update_existing: bool,
+    contact_list: ContactList | None,
+) -> dict[int, dict[str, Any]]:
+    existing = {
+        contact.email_key: contact
+        for contact in Contact.objects.for_workspace(workspace)
+        .annotate(email_key=Lower("email"))
+        .filter(email_key__in=list(entries))
+    }
+    created = _bulk_insert(
+        workspace, [entry for key, entry in entries.items() if key not in existing], contact_list
+    )
+    outcomes = {
+        index: {"index": index, "status": "created", "id": str(contact.pk)}
+        for index, contact in created.items()
+    }
+    for key, contact in existing.items():
+        index = entries[key][0]
+        if not update_existing:
+            outcomes[index] = {"index": index, "status": "skipped", "id": str(contact.pk)}
+            continue
+        item = dict(raw_items[index])
+        tags = item.pop("tags")
+        item.pop("email")  # matched on it; "JEAN@…" does not rewrite "jean@…"
+        try:
+            with transaction.atomic():
+                contact_update(workspace=workspace, contact=contact, data=item, tags=tags)
+                if contact_list is not None:
+                    contact_list.contacts.add(contact)
+        except ServiceError as error:
+            outcomes[index] = _bulk_error(index, error)
+        else:
+            outcomes[index] = {"index": index, "status": "updated", "id": str(contact.pk)}
+    return outcomes
+
+
+def _bulk_error(index: int, error: ServiceError) -> dict[str, Any]:
+    return {"index": index, "status": "error", "errors": {error.field or "email": [error.message]}}
+
+
+def _bulk_insert(
+    workspace: Workspace, entries: list[_BulkEntry], contact_list: ContactList | None
+) -> dict[int, Contact]:
+    """New contacts, their tags, list memberships and events: one INSERT each."""
+    contacts = {
+        index: Contact(
+            workspace=workspace,
+            source=ContactSource.API,
+            **cleaned,
+            **({"status": status} if status and status != ContactStatus.UNSUBSCRIBED else {}),
+        )
+        for index, cleaned, _tags, status in entries
+    }
+    Contact.objects.for_workspace(workspace).bulk_create(contacts.values())
+    names = {name.strip() for _i, _c, tags, _s in entries for name in tags if name.strip()}
+    tag_by_name = {
+        tag.name.lower(): tag for tag in tags_resolve(workspace=workspace, names=sorted(names))
+    }
+    Contact.tags.through.objects.bulk_create(
+        [
+            Contact.tags.through(contact_id=contacts[index].pk, tag_id=tag_by_name[name.lower()].pk)
+            for index, _cleaned, tags, _status in entries
+            for name in {name.strip() for name in tags if name.strip()}
+        ],
+        ignore_conflicts=True,
+    )
+    if contact_list is not None:
+        require_in_workspace(contact_list, workspace)
+        ContactList.contacts.through.objects.bulk_create(
+            [
+                ContactList.contacts.through(contactlist_id=contact_list.pk, contact_id=c.pk)
+                for c in contacts.values()
+            ]
+        )
+    emit_many(
+        workspace=workspace,
+        type="contact.created",
+        data=[{"contact": contact_payload(contact)} for contact in contacts.values()],
+    )
+    for index, _cleaned, _tags, status in entries:
+        if status == ContactStatus.UNSUBSCRIBED:
+            contact_unsubscribe(
+                workspace=workspace, contact=contacts[index], source=_("Created unsubscribed")
+            )
+    return contacts
+
+
+def contacts_archive(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int:
+    return contacts.filter(workspace=workspace).update(status=ContactStatus.ARCHIVED)
+
+
+def contacts_delete(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int:
+    """Deletes the contacts; their suppressions stay (a re-import stays suppressed)."""
+    contacts = contacts.filter(workspace=workspace)
+    _total, by_model = contacts.delete()
+    return by_model.get(Contact._meta.label, 0)
+
+
+def contacts_tag(*, workspace: Workspace, contacts: QuerySet[Contact], tag_name: str) -> int:
+    tags = tags_resolve(workspace=workspace, names=[tag_name])
+    if not tags:
+        raise ServiceError(_("Enter a tag name."), field="tag")
+    tag = tags[0]
+    through = Contact.tags.through
+    ids = list(contacts.filter(workspace=workspace).values_list("pk", flat=True))
+    through.objects.bulk_create(
+        [through(contact_id=pk, tag_id=tag.pk) for pk in ids], ignore_conflicts=True
+    )
+    return len(ids)
