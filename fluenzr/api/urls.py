@@ -3,7 +3,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import InvitationViewSet, MemberViewSet, WorkspaceView
-from contacts.api import ContactListViewSet, ContactViewSet, ImportViewSet, SuppressionViewSet
+from contacts.api.contacts import ContactViewSet
+from contacts.api.imports import ImportViewSet
+from contacts.api.lists import ContactListViewSet
+from contacts.api.suppressions import SuppressionViewSet
 from webhooks.api import EventViewSet
 
 router = SimpleRouter()

@@ -1,0 +1,1 @@
+"""API: contacts, lists, the suppression list and CSV imports."""

@@ -1,0 +1,1 @@
+"""Dashboard: contacts, lists, imports and the suppression list."""
