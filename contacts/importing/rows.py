@@ -94,11 +94,13 @@ def read_rows(
                 yield RowProblem(line, email[:500], RowErrorCode.INVALID_EMAIL, verdict.error or "")
                 continue
             values[0] = verdict.normalized
-            too_long = next(
-                (STAGED_FIELDS[i] for i, v in enumerate(values) if len(v) > limits[i]), None
-            )
+            too_long = [
+                field
+                for field, value, most in zip(STAGED_FIELDS, values, limits, strict=True)
+                if len(value) > most
+            ]
             if too_long:
-                yield RowProblem(line, email, RowErrorCode.TOO_LONG, too_long)
+                yield RowProblem(line, email, RowErrorCode.TOO_LONG, too_long[0])
                 continue
             zone = values[timezone_slot]
             if zone and zone not in zones:

@@ -98,24 +98,21 @@ class PostgresWriter:
         else:
             on_conflict = "DO NOTHING"
         with transaction.atomic(), connection.cursor() as cursor:
+            # One sort of the staged rows finds the first line of each address: the later ones
+            # become row errors, the first ones are upserted in file order (ascending ids).
             cursor.execute(
                 f"""
-                INSERT INTO contacts_importrowerror (source_import_id, line, email, code, detail)
-                SELECT %(import)s, line, email, '{RowErrorCode.DUPLICATE}', first_line::text
-                FROM (
-                    SELECT line, email, min(line) OVER (PARTITION BY lower(email)) AS first_line
+                WITH ranked AS MATERIALIZED (
+                    SELECT *, min(line) OVER (PARTITION BY lower(email)) AS first_line
                     FROM {self.table}
-                ) ranked
-                WHERE line <> first_line
-                """,  # noqa: S608 - identifiers are ours
-                params,
-            )
-            counts.duplicates = cursor.rowcount
-            cursor.execute(
-                f"""
-                WITH firsts AS (
-                    SELECT DISTINCT ON (lower(email)) * FROM {self.table}
-                    ORDER BY lower(email), line
+                ), duplicates AS (
+                    INSERT INTO contacts_importrowerror (
+                        source_import_id, line, email, code, detail
+                    )
+                    SELECT %(import)s, line, email, '{RowErrorCode.DUPLICATE}', first_line::text
+                    FROM ranked
+                    WHERE line <> first_line
+                    RETURNING 1
                 ), upserted AS (
                     INSERT INTO contacts_contact (
                         id, workspace_id, created_at, updated_at, {fields}, custom_fields,
@@ -124,18 +121,21 @@ class PostgresWriter:
                     SELECT (%(id_prefix)s || lpad(to_hex(line), 12, '0'))::uuid, %(workspace)s,
                            now(), now(), {fields}, custom, 'active', '{ContactSource.IMPORT}',
                            %(import)s
-                    FROM firsts
+                    FROM ranked
+                    WHERE line = first_line
                     ORDER BY line
                     ON CONFLICT (lower(email), workspace_id) {on_conflict}
                     RETURNING (xmax = 0) AS inserted
                 )
                 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-                       (SELECT count(*) FROM firsts)
+                       (SELECT count(*) FROM ranked WHERE line = first_line),
+                       (SELECT count(*) FROM duplicates)
                 FROM upserted
                 """,  # noqa: S608 - identifiers are ours
                 params,
             )
-            created, updated, unique_rows = cursor.fetchone()
+            created, updated, unique_rows, duplicates = cursor.fetchone()
+            counts.duplicates = duplicates
             counts.created, counts.updated = created, updated
             counts.duplicates += unique_rows - created - updated  # skipped: already there
             if source.target_list_id:
