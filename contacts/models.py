@@ -197,6 +197,14 @@ class OnDuplicate(models.TextChoices):
     UPDATE = "update", _("Update contacts that already exist")
 
 
+ENCODING_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "utf-16": _("UTF-16 (Excel “Unicode text”)"),
+    "cp1252": _("Windows-1252 (Excel, Western Europe)"),
+}
+
+
 class Import(WorkspaceOwnedModel):
     number = models.PositiveIntegerField()
     file = models.FileField(upload_to="imports/%Y/%m/")
@@ -243,6 +251,11 @@ class Import(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"Import #{self.number}"
+
+    @property
+    def encoding_label(self) -> str:
+        """The encoding as people know it (the codec names mean nothing to them)."""
+        return str(ENCODING_LABELS.get(self.encoding, self.encoding))
 
     @property
     def is_finished(self) -> bool:
