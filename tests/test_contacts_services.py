@@ -93,3 +93,24 @@ def test_search_matches_word_starts_of_email_name_and_company(alice, charlie):
     assert search("com") == ["jean.dupont@acme.com", "paul@globex.com"]
     assert search("nobody") == []
     assert search("&|!:*") == search("")  # query syntax is not passed through
+
+
+def test_bulk_create_reports_each_bad_item_at_its_own_index(alice):
+    items = [
+        {"email": "ok@example.com"},
+        "not an object",
+        {"email": "a@example.com", "first_name": 42},
+        {"email": "b@example.com", "tags": "vip"},
+        {"email": "c@example.com", "lists": ["x"]},
+        {"email": "OK@example.com"},
+    ]
+    result = services.contacts_bulk_create(
+        workspace=alice.workspace, items=items, update_existing=False
+    )
+    statuses = [(item["index"], item["status"]) for item in result.items]
+    assert statuses == [(0, "created")] + [(i, "error") for i in range(1, 6)]
+    errors = [item.get("errors") for item in result.items]
+    assert list(errors[1]) == ["non_field_errors"]
+    assert list(errors[2]) == ["first_name"] and list(errors[3]) == ["tags"]
+    assert list(errors[4]) == ["lists"]
+    assert errors[5] == {"email": ["Same email as item 0 of this request."]}

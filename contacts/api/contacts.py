@@ -202,30 +202,20 @@ class ContactViewSet(
                     ]
                 }
             )
-        valid_items, results = [], {}
-        for index, item in enumerate(items):
-            serializer = ContactSerializer(data=item if isinstance(item, dict) else {})
-            if serializer.is_valid():
-                data = dict(serializer.validated_data)
-                data.pop("lists", None)
-                valid_items.append((index, data))
-            else:
-                results[index] = {"index": index, "status": "error", "errors": serializer.errors}
+        # Each item is checked by the service, so one bad item fails alone.
         outcome = services.contacts_bulk_create(
             workspace=request.workspace,
-            items=[data for _index, data in valid_items],
+            items=items,
             update_existing=on_duplicate == OnDuplicate.UPDATE,
             contact_list=contact_list,
         )
-        for (index, _data), item in zip(valid_items, outcome.items, strict=True):
-            results[index] = {**item, "index": index}
         return Response(
             {
                 "created": outcome.created,
                 "updated": outcome.updated,
                 "skipped": outcome.skipped,
-                "failed": outcome.failed + len(items) - len(valid_items),
-                "results": [results[i] for i in range(len(items))],
+                "failed": outcome.failed,
+                "results": outcome.items,
             }
         )
 

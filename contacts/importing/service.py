@@ -35,7 +35,8 @@ from webhooks.events import emit
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
-STALLED_AFTER = timedelta(minutes=10)
+# Longer than any heartbeat gap: the final merge of a million rows sends none for a minute.
+STALLED_AFTER = timedelta(minutes=30)
 _CUSTOM_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -232,8 +233,8 @@ def import_run(*, import_id: str) -> None:
             _finish_failed(
                 source_import,
                 _(
-                    "The import stopped because of an error on our side. Start it again; "
-                    "if it fails again, contact support with import #%(number)s."
+                    "The import stopped because of an error on our side. Upload the file "
+                    "again; if it fails again, contact support with import #%(number)s."
                 )
                 % {"number": source_import.number},
             )

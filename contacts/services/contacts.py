@@ -56,7 +56,10 @@ def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
     for name in CONTACT_FIELDS:
         if name not in data:
             continue
-        value = (data[name] or "").strip()
+        value = data[name] if data[name] is not None else ""
+        if not isinstance(value, str):
+            raise ServiceError(_("Send this as text."), field=name)
+        value = value.strip()
         if len(value) > FIELD_MAX_LENGTHS[name]:
             raise ServiceError(
                 _("Keep this under %(max)d characters.") % {"max": FIELD_MAX_LENGTHS[name]},
@@ -276,9 +279,20 @@ def contacts_bulk_create(
     entries: dict[str, _BulkEntry] = {}  # by lowercase email, the first item that has it
     raw_items: dict[int, dict[str, Any]] = {}
     for index, item in enumerate(items):
-        item = dict(item)
-        tags = item.pop("tags", None)
         try:
+            if not isinstance(item, dict):
+                raise ServiceError(_("Each contact is an object, such as {\"email\": …}."))
+            item = dict(item)
+            tags = item.pop("tags", None)
+            if tags is not None and (
+                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+            ):
+                raise ServiceError(_("Send tags as a list of names."), field="tags")
+            if "lists" in item:
+                raise ServiceError(
+                    _("Add bulk-created contacts to a list with the request's “list”."),
+                    field="lists",
+                )
             cleaned = _clean_fields(item)
             if "email" not in cleaned:
                 raise ServiceError(_("Enter the contact's email address."), field="email")
@@ -355,7 +369,8 @@ def _bulk_write(
 
 
 def _bulk_error(index: int, error: ServiceError) -> dict[str, Any]:
-    return {"index": index, "status": "error", "errors": {error.field or "email": [error.message]}}
+    field = error.field or "non_field_errors"
+    return {"index": index, "status": "error", "errors": {field: [error.message]}}
 
 
 def _bulk_insert(
