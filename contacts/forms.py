@@ -111,6 +111,13 @@ class ContactForm(forms.Form):
             custom[key] = value.strip()
         return custom
 
+    def service_arguments(self, workspace) -> dict:
+        """What contact_create and contact_update take, from the cleaned form."""
+        data = dict(self.cleaned_data)
+        tags, list_ids = data.pop("tags"), data.pop("lists")
+        lists = ContactList.objects.for_workspace(workspace).filter(pk__in=list_ids)
+        return {"data": data, "tags": tags, "lists": lists}
+
     @staticmethod
     def custom_fields_text(custom: dict[str, str]) -> str:
         return "\n".join(f"{key} = {value}" for key, value in custom.items())

@@ -46,6 +46,11 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # uploaded CSVs land here, not in var/media
+
+
+@pytest.fixture(autouse=True)
 def _english_by_default() -> Iterator[None]:
     # A request activates its user's language for the thread, as servers do per request;
     # in one test process it must not carry over into the next test.

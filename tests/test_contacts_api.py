@@ -20,7 +20,6 @@ from django.utils import timezone
 from contacts import services
 from contacts.importing.service import import_run
 from contacts.models import (
-    Contact,
     ContactList,
     ContactSource,
     ContactStatus,
@@ -29,34 +28,9 @@ from contacts.models import (
     SuppressionKind,
     SuppressionReason,
 )
-from webhooks.models import Event
+from tests.contacts_support import contacts_of, events, make_contact, make_list
 
 BOM = "\ufeff"
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path  # uploaded CSVs land here, not in var/media
-
-
-def make_contact(actor, email: str, **fields) -> Contact:
-    tags = fields.pop("tags", ())
-    lists = fields.pop("lists", ())
-    return services.contact_create(
-        workspace=actor.workspace, data={"email": email, **fields}, tags=tags, lists=lists
-    )
-
-
-def make_list(actor, name: str) -> ContactList:
-    return services.list_create(workspace=actor.workspace, name=name)
-
-
-def contacts_of(actor):
-    return Contact.objects.for_workspace(actor.workspace)
-
-
-def events(actor, type: str):
-    return Event.objects.for_workspace(actor.workspace).filter(type=type)
 
 
 def error_of(response) -> dict:

@@ -281,7 +281,7 @@ def contacts_bulk_create(
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
-                raise ServiceError(_("Each contact is an object, such as {\"email\": …}."))
+                raise ServiceError(_('Each contact is an object, such as {"email": …}.'))
             item = dict(item)
             tags = item.pop("tags", None)
             if tags is not None and (

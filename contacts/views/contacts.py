@@ -59,14 +59,9 @@ def contact_new(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     form = ContactForm(request.POST or None, workspace=workspace, creating=True)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        tags, list_ids = data.pop("tags"), data.pop("lists")
         try:
             contact = services.contact_create(
-                workspace=workspace,
-                data=data,
-                tags=tags,
-                lists=ContactList.objects.for_workspace(workspace).filter(pk__in=list_ids),
+                workspace=workspace, **form.service_arguments(workspace)
             )
         except ServiceError as error:
             form_error(form, error)
@@ -89,15 +84,9 @@ def contact_detail(request: HttpRequest, pk: str) -> HttpResponse:
     }
     form = ContactForm(request.POST or None, workspace=workspace, creating=False, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        tags, list_ids = data.pop("tags"), data.pop("lists")
         try:
             services.contact_update(
-                workspace=workspace,
-                contact=contact,
-                data=data,
-                tags=tags,
-                lists=ContactList.objects.for_workspace(workspace).filter(pk__in=list_ids),
+                workspace=workspace, contact=contact, **form.service_arguments(workspace)
             )
         except ServiceError as error:
             form_error(form, error)
