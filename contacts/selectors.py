@@ -101,7 +101,9 @@ def contacts_filtered(
     if filters.list_id:
         contacts = contacts.filter(lists__id=filters.list_id)
     if filters.tag:
-        contacts = contacts.filter(tags__name__iexact=filters.tag)
+        # The tag first, then its contacts: the planner then starts from the tag's rows.
+        tag = Tag.objects.for_workspace(workspace).filter(name__iexact=filters.tag).first()
+        contacts = contacts.filter(tags=tag) if tag else contacts.none()
     if filters.created_since:
         contacts = contacts.filter(created_at__gte=filters.created_since)
     return contacts
@@ -187,17 +189,27 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[list[str], bool] | None:
         return None
 
 
-def _after(fields: tuple[str, ...], values: list[str]) -> Q:
-    """Rows strictly after `values` in the `fields` order (a row-value comparison in Q form)."""
-    condition = Q()
-    for i, field in enumerate(fields):
-        name = field.lstrip("-")
-        lookup = "lt" if field.startswith("-") else "gt"
-        step = Q(**{f"{name}__{lookup}": values[i]})
-        for earlier in fields[:i]:
-            step &= Q(**{earlier.lstrip("-"): values[fields.index(earlier)]})
-        condition |= step
-    return condition
+def _after(fields: tuple[str, ...], values: list[str]) -> Q | RawSQL:
+    """Rows strictly after `values` in the `fields` order, as one row-value comparison
+    `(created_at, id) < (…, …)`: the index scan starts there, instead of filtering every row
+    before it (the OR-of-ANDs form costs what OFFSET costs). Raises ValidationError when a
+    value does not fit its column (an edited cursor)."""
+    descending = fields[0].startswith("-")
+    assert all(f.startswith("-") == descending for f in fields), "one direction per sort"
+    names = [f.lstrip("-") for f in fields]
+    if names == ["email_key"]:
+        return Q(**{f"email_key__{'lt' if descending else 'gt'}": values[0]})
+    params = []
+    for name, value in zip(names, values, strict=True):
+        column = Contact._meta.get_field(name)
+        params.append(column.get_db_prep_value(column.to_python(value), connection))
+    columns = ", ".join(f'"contacts_contact"."{name}"' for name in names)
+    placeholders = ", ".join(["%s"] * len(names))
+    return RawSQL(  # noqa: S611 - the names are ours, the values are parameters
+        f"({columns}) {'<' if descending else '>'} ({placeholders})",
+        params,
+        output_field=BooleanField(),
+    )
 
 
 def _reverse(fields: tuple[str, ...]) -> tuple[str, ...]:

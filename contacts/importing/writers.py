@@ -119,8 +119,10 @@ class PostgresWriter:
                         status, source, source_import_id
                     )
                     SELECT (%(id_prefix)s || lpad(to_hex(line), 12, '0'))::uuid, %(workspace)s,
-                           now(), now(), {fields}, custom, 'active', '{ContactSource.IMPORT}',
-                           %(import)s
+                           -- A microsecond a line: the file's order, and a creation time of
+                           -- its own for every row, which the API's cursor pages rely on.
+                           now() + line * interval '1 microsecond', now(), {fields}, custom,
+                           'active', '{ContactSource.IMPORT}', %(import)s
                     FROM ranked
                     WHERE line = first_line
                     ORDER BY line
