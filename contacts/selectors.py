@@ -118,7 +118,7 @@ def _search(contacts: QuerySet[Contact], text: str) -> QuerySet[Contact]:
         query = " & ".join(f"{word}:*" for word in words)
         return contacts.filter(
             RawSQL(
-                "contacts_contact.search_vector @@ to_tsquery('simple', %s)",
+                "contacts_contact.search_vector @@ to_tsquery('simple', contacts_search_fold(%s))",
                 (query,),
                 output_field=BooleanField(),
             )

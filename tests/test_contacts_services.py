@@ -89,6 +89,7 @@ def test_search_matches_word_starts_of_email_name_and_company(alice, charlie):
     assert search("dupont") == ["jean.dupont@acme.com"]  # a word inside the address
     assert search("ACME ind") == ["jean.dupont@acme.com"]  # every word, as a prefix
     assert search("hél") == ["marie@initech.io"]
+    assert search("Helene") == ["marie@initech.io"]  # accents or not, as people type
     assert search("init") == ["marie@initech.io"]
     assert search("com") == ["jean.dupont@acme.com", "paul@globex.com"]
     assert search("nobody") == []
@@ -114,3 +115,22 @@ def test_bulk_create_reports_each_bad_item_at_its_own_index(alice):
     assert list(errors[2]) == ["first_name"] and list(errors[3]) == ["tags"]
     assert list(errors[4]) == ["lists"]
     assert errors[5] == {"email": ["Same email as item 0 of this request."]}
+
+
+def test_search_ignores_accents_both_ways(alice):
+    for email, last, company in [
+        ("f.lefevre@example.fr", "Lefèvre", "Ørsted"),
+        ("lukasz@example.pl", "Wróbel", "Łódź Sp."),
+    ]:
+        services.contact_create(
+            workspace=alice.workspace, data={"email": email, "last_name": last, "company": company}
+        )
+
+    def search(text):
+        filters = selectors.ContactFilters(search=text)
+        found = selectors.contacts_filtered(workspace=alice.workspace, filters=filters)
+        return sorted(found.values_list("email", flat=True))
+
+    assert search("lefevre") == search("LEFÈVRE") == ["f.lefevre@example.fr"]
+    assert search("orsted") == ["f.lefevre@example.fr"]
+    assert search("lodz wrob") == ["lukasz@example.pl"]
