@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the test suite talks to is there: PostgreSQL and Redis answering on
-# loopback, and Debian's Chromium for the browser tests. Start what is stopped, install
-# what is missing (as root, from Debian's packages), otherwise fail with what to do.
+# loopback, Debian's Chromium for the browser tests, Dovecot for the mail tests. Start what is
+# stopped, install what is missing (as root, from Debian's packages), otherwise fail with
+# what to do.
 set -euo pipefail
 
 PG_HOST=127.0.0.1 PG_PORT=5432 REDIS_PORT=6379
@@ -57,4 +58,8 @@ fi
 
 # Chromium, driven by Playwright (its own browser download cannot work here).
 [ -x /usr/bin/chromium ] || apt_install chromium fonts-dejavu-core
-echo "==> PostgreSQL on $PG_HOST:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT, Chromium at /usr/bin/chromium"
+
+# Dovecot (IMAP) and openssl: the mail tests start their own loopback instance (tests/mail).
+command -v dovecot >/dev/null || apt_install dovecot-imapd
+command -v openssl >/dev/null || apt_install openssl
+echo "==> PostgreSQL on $PG_HOST:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT, Chromium at /usr/bin/chromium, $(dovecot --version | cut -d' ' -f1 | sed 's/^/Dovecot /')"

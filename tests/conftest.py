@@ -19,6 +19,7 @@ from accounts import services
 from accounts.models import Role, User, Workspace
 from tests import chromium
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.mail.servers import Dovecot, MailServers, SmtpServer
 
 PASSWORD = "correct horse battery"
 
@@ -118,6 +119,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def _mail_servers_session(tmp_path_factory) -> Iterator[MailServers]:
+    dovecot = Dovecot(tmp_path_factory.mktemp("dovecot"))
+    dovecot.start()
+    smtp = SmtpServer(dovecot)
+    smtp.start()
+    yield MailServers(dovecot, smtp)
+    smtp.stop()
+    dovecot.stop()
+
+
+@pytest.fixture
+def mail_servers(_mail_servers_session: MailServers) -> Iterator[MailServers]:
+    """Real Dovecot and SMTP servers on loopback, started once per session (tests/mail)."""
+    yield _mail_servers_session
+    _mail_servers_session.smtp.reset()
 
 
 @pytest.fixture(scope="session")
