@@ -104,19 +104,22 @@ def _is_plain_hostname(domain: str) -> bool:
     )
 
 
-def normalize_email(address: str) -> EmailVerdict:
+def normalize_email(address: str, *, check_deliverability: bool | None = None) -> EmailVerdict:
     """One address, for forms and the API."""
-    return EmailChecker().full(address.strip())
+    return EmailChecker(check_deliverability=check_deliverability).full(address.strip())
 
 
-def clean_email(value: str, *, field: str = "email") -> str:
-    """The normalised address, or a ServiceError saying what is wrong with it."""
+def clean_email(value: str, *, field: str = "email", syntax_only: bool = False) -> str:
+    """The normalised address, or a ServiceError saying what is wrong with it.
+
+    `syntax_only` skips the DNS check (when it is on): for addresses we already hold or must
+    block (a suppression, an unsubscribe), a dead domain is no reason to refuse."""
     from accounts.errors import ServiceError
 
     value = (value or "").strip()
     if not value:
         raise ServiceError(_("Enter the contact's email address."), field=field)
-    verdict = normalize_email(value)
+    verdict = normalize_email(value, check_deliverability=False if syntax_only else None)
     if verdict.normalized is None:
         raise ServiceError(
             _("“%(email)s” is not a valid email address: %(reason)s")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from accounts.models import Workspace
 
 BOM = "\ufeff"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTACT_COLUMNS = (
     "email",
     "first_name",
@@ -42,7 +42,12 @@ CONTACT_COLUMNS = (
 
 def neutralise(value: object) -> str:
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def unneutralise(text: str) -> str:
+    """What `neutralise` wrote, read back: our own export imports unchanged."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_STARTS else text
 
 
 class _Echo:

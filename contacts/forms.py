@@ -5,7 +5,13 @@ import zoneinfo
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from contacts.importing.columns import CUSTOM_PREFIX, IGNORE, IMPORT_FIELDS, custom_key
+from contacts.importing.columns import (
+    CUSTOM_KEY,
+    CUSTOM_PREFIX,
+    IGNORE,
+    IMPORT_FIELDS,
+    custom_key,
+)
 from contacts.models import (
     CUSTOM_VALUE_MAX_LENGTH,
     FIELD_MAX_LENGTHS,
@@ -49,7 +55,11 @@ def _text_field(name: str, label: str, **kwargs) -> forms.CharField:
 
 
 class ContactForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), max_length=254)
+    # Checked by the service with email-validator, as imports and the API are (Django's
+    # EmailField refuses addresses they accept, such as jöhn@example.com).
+    email = forms.CharField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
+    )
     first_name = _text_field("first_name", _("First name"))
     last_name = _text_field("last_name", _("Last name"))
     company = _text_field("company", _("Company"))
@@ -98,17 +108,26 @@ class ContactForm(forms.Form):
             if not line.strip():
                 continue
             name, sep, value = line.partition("=")
-            key = custom_key(name)
+            key = name.strip()  # kept as written: {{companySize}} must stay companySize
             if not sep or not key:
                 raise forms.ValidationError(
                     _("Line %(n)d: write name = value, as in industry = SaaS.") % {"n": number}
                 )
+            if not CUSTOM_KEY.fullmatch(key):
+                raise forms.ValidationError(
+                    _(
+                        "Line %(n)d: “%(key)s” cannot be a custom field name: use up to 64 "
+                        "letters, digits and underscores, as in companySize."
+                    )
+                    % {"n": number, "key": key}
+                )
+            value = value.strip().replace("\\n", "\n")  # see custom_fields_text
             if len(value.strip()) > CUSTOM_VALUE_MAX_LENGTH:
                 raise forms.ValidationError(
                     _("Line %(n)d: keep values under %(max)d characters.")
                     % {"n": number, "max": CUSTOM_VALUE_MAX_LENGTH}
                 )
-            custom[key] = value.strip()
+            custom[key] = value
         return custom
 
     def service_arguments(self, workspace) -> dict:
@@ -120,7 +139,10 @@ class ContactForm(forms.Form):
 
     @staticmethod
     def custom_fields_text(custom: dict[str, str]) -> str:
-        return "\n".join(f"{key} = {value}" for key, value in custom.items())
+        # One field a line: a value's own line breaks (from a multi-line cell) show as \n.
+        return "\n".join(
+            f"{key} = {value.replace(chr(10), chr(92) + 'n')}" for key, value in custom.items()
+        )
 
 
 class ListForm(forms.Form):

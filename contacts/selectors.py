@@ -67,7 +67,8 @@ def email_sendability(*, workspace: Workspace, email: str) -> Sendability:
         return Sendability(False, suppression.reason, suppression)
     status = (
         Contact.objects.for_workspace(workspace)
-        .filter(email__iexact=address)
+        .alias(email_key=Lower("email"))
+        .filter(email_key=address)  # served by the unique index on lower(email)
         .values_list("status", flat=True)
         .first()
     )
@@ -286,11 +287,18 @@ def contact_timeline(
     ]
 
 
-def custom_field_keys(*, workspace: Workspace, sample: int = 1000) -> list[str]:
-    """Custom field keys in use, read from recent contacts (for export columns and forms)."""
-    keys: set[str] = set()
-    recent = Contact.objects.for_workspace(workspace).order_by("-created_at")[:sample]
-    for custom in recent.values_list("custom_fields", flat=True):
+def custom_field_keys(*, workspace: Workspace) -> list[str]:
+    """Every custom field key the workspace's contacts use (export columns, variables)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT jsonb_object_keys(custom_fields) FROM contacts_contact "
+                "WHERE workspace_id = %s AND custom_fields <> '{}'::jsonb",
+                [workspace.pk],
+            )
+            return sorted(key for (key,) in cursor.fetchall())
+    keys: set[str] = set()  # the embedded SQLite of `make run`
+    for custom in Contact.objects.for_workspace(workspace).values_list("custom_fields", flat=True):
         keys.update(custom)
     return sorted(keys)
 

@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {"task": "accounts.invitations_expire", "schedule": 3600.0},
     "purge-idempotency-records": {"task": "fluenzr.idempotency_purge", "schedule": 3600.0},
     "requeue-stalled-imports": {"task": "contacts.imports_requeue_stalled", "schedule": 300.0},
+    "discard-abandoned-imports": {"task": "contacts.imports_discard_abandoned", "schedule": 3600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

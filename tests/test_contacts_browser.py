@@ -45,7 +45,7 @@ def celery_worker_process(live_server) -> Iterator[subprocess.Popen]:
             "fluenzr",
             "worker",
             "--pool=solo",
-            "--queues=default",
+            "--queues=imports",
             "--loglevel=INFO",
         ],
         cwd=ROOT,

@@ -376,3 +376,103 @@ print(draft.status, draft.created_count, draft.duplicate_count, draft.invalid_co
     assert result.stdout.strip().splitlines()[-1] == (
         "done 1 1 1 Hélène [(3, 'invalid_email'), (4, 'duplicate')]"
     )
+
+
+# Found in review ------------------------------------------------------------------------------
+
+
+def test_an_unclosed_quote_is_refused_at_its_line_instead_of_swallowing_rows(alice):
+    content = b'email,company\na@example.com,"Acme\nb@example.com,Beta\nc@example.com,Gamma\n'
+    with pytest.raises(ServiceError, match="Line 2 cannot be read: a quote"):
+        service.import_create(
+            workspace=alice.workspace, actor=None, upload=SimpleUploadedFile("q.csv", content)
+        )
+    assert not Import.objects.for_workspace(alice.workspace).exists()
+
+
+def test_an_unclosed_quote_past_the_preview_fails_the_run_at_its_line(alice):
+    rows = b"".join(f"p{i}@example.com,Co {i}\n".encode() for i in range(10))
+    content = b"email,company\n" + rows + b'q@example.com,"Open\n' + b"x" * 200_000 + b"\n"
+    result = run_import(alice, "q.csv", content)
+    assert result.status == ImportStatus.FAILED
+    assert result.error.startswith("Line 12 cannot be read: a quote")
+    assert not Contact.objects.for_workspace(alice.workspace).exists()
+
+
+def test_too_many_columns_are_refused_before_the_mapping_page(alice):
+    header = ",".join(["email", *[f"c{i}" for i in range(300)]])
+    with pytest.raises(ServiceError, match="301 columns; an import takes at most 200"):
+        service.import_create(
+            workspace=alice.workspace,
+            actor=None,
+            upload=SimpleUploadedFile("wide.csv", f"{header}\na@example.com\n".encode()),
+        )
+
+
+def test_nul_bytes_and_late_windows_1252_do_not_fail_a_utf8_file(alice):
+    ascii_rows = b"".join(f"p{i:06d}@example.com,Plain\n".encode() for i in range(50_000))
+    late = "helene@example.com,Hélène\nnul@example.com,Nu\x00ll\n".encode("cp1252")
+    result = run_import(alice, "big.csv", b"email,first_name\n" + ascii_rows + late)
+    assert result.encoding == "utf-8"  # the first megabyte was plain ASCII
+    assert result.status == ImportStatus.DONE, result.error
+    assert result.created_count == 50_002
+    assert contact(alice, "helene@example.com").first_name == "Hélène"
+    assert contact(alice, "nul@example.com").first_name == "Null"
+
+
+def test_cyrillic_windows_1251_is_not_taken_for_western_european(alice):
+    text = "email;first name;company\nivan@example.ru;Иван;Ромашка\nolga@example.ru;Ольга;Берёзка\n"
+    result = run_import(alice, "ru.csv", text.encode("cp1251"))
+    assert result.encoding != "cp1252"
+    olga = contact(alice, "olga@example.ru")
+    assert (olga.first_name, olga.company) == ("Ольга", "Берёзка")
+
+
+def test_a_second_start_of_the_same_draft_is_refused(alice):
+    draft = service.import_create(
+        workspace=alice.workspace,
+        actor=None,
+        upload=SimpleUploadedFile("d.csv", b"email\na@example.com\n"),
+    )
+    stale = Import.objects.for_workspace(alice.workspace).get(pk=draft.pk)  # the double submit
+    service.import_start(workspace=alice.workspace, source_import=draft)
+    with pytest.raises(ServiceError, match="already started"):
+        service.import_start(workspace=alice.workspace, source_import=stale)
+
+
+def test_our_own_export_imports_back_unchanged(alice):
+    from contacts.exporting import contacts_csv_response
+
+    services.contact_create(
+        workspace=alice.workspace,
+        data={"email": "-jo@example.com", "phone": "+33 6 12 34 56 78", "company": "=Acme"},
+    )
+    contacts = Contact.objects.for_workspace(alice.workspace)
+    exported = b"".join(
+        contacts_csv_response(
+            workspace=alice.workspace, contacts=contacts, custom_keys=[], filename="c.csv"
+        ).streaming_content
+    )
+    assert b"'+33 6 12 34 56 78" in exported
+    result = run_import(alice, "back.csv", exported, on_duplicate="update")
+    assert counts(result) == {"read": 1, "created": 0, "updated": 1, "duplicates": 0, "invalid": 0}
+    jo = contacts.get()
+    assert (jo.email, jo.phone, jo.company) == ("-jo@example.com", "+33 6 12 34 56 78", "=Acme")
+    assert jo.custom_fields == {}  # status, source, created_at… are not custom fields
+
+
+def test_abandoned_drafts_are_discarded_with_their_file(alice):
+    draft = service.import_create(
+        workspace=alice.workspace,
+        actor=None,
+        upload=SimpleUploadedFile("old.csv", b"email\na@example.com\n"),
+    )
+    storage, name = draft.file.storage, draft.file.name
+    assert storage.exists(name)
+    assert service.imports_discard_abandoned() == 0  # a fresh draft stays
+    Import.objects.for_workspace(alice.workspace).filter(pk=draft.pk).update(
+        created_at="2020-01-01T00:00:00Z"
+    )
+    assert service.imports_discard_abandoned() == 1
+    assert not storage.exists(name)
+    assert not Import.objects.for_workspace(alice.workspace).exists()

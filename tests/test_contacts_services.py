@@ -134,3 +134,45 @@ def test_search_ignores_accents_both_ways(alice):
     assert search("lefevre") == search("LEFÈVRE") == ["f.lefevre@example.fr"]
     assert search("orsted") == ["f.lefevre@example.fr"]
     assert search("lodz wrob") == ["lukasz@example.pl"]
+
+
+def test_unsubscribing_never_depends_on_the_domain_still_resolving(alice, settings):
+    # The address was valid when imported; its domain has since died. DNS checks are on.
+    contact = Contact.objects.for_workspace(alice.workspace).create(
+        workspace=alice.workspace, email="ann@dead-domain-fluenzr-test.com", source="manual"
+    )
+    settings.CONTACTS_CHECK_DELIVERABILITY = True
+    services.contact_unsubscribe(workspace=alice.workspace, contact=contact, source="test")
+    contact.refresh_from_db()
+    assert contact.status == ContactStatus.UNSUBSCRIBED
+    assert not selectors.email_sendability(
+        workspace=alice.workspace, email="ANN@dead-domain-fluenzr-test.com"
+    ).allowed
+
+
+def test_archiving_keeps_the_reason_a_contact_stopped(alice):
+    for email, status in [("a@x.com", "active"), ("b@x.com", "bounced"), ("u@x.com", "active")]:
+        services.contact_create(workspace=alice.workspace, data={"email": email, "status": status})
+    contacts = Contact.objects.for_workspace(alice.workspace)
+    assert services.contacts_archive(workspace=alice.workspace, contacts=contacts) == 2
+    assert dict(contacts.values_list("email", "status")) == {
+        "a@x.com": "archived",
+        "b@x.com": "bounced",
+        "u@x.com": "archived",
+    }
+
+
+def test_bulk_skip_still_puts_existing_contacts_in_the_list(alice):
+    services.contact_create(workspace=alice.workspace, data={"email": "old@example.com"})
+    target = services.list_create(workspace=alice.workspace, name="Event")
+    result = services.contacts_bulk_create(
+        workspace=alice.workspace,
+        items=[{"email": "OLD@example.com"}, {"email": "new@example.com"}],
+        update_existing=False,
+        contact_list=target,
+    )
+    assert [item["status"] for item in result.items] == ["skipped", "created"]
+    assert set(target.contacts.values_list("email", flat=True)) == {
+        "old@example.com",
+        "new@example.com",
+    }

@@ -9,9 +9,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from contacts.models import (
-    ContactList,
-)
+from contacts.models import ContactList
 
 
 def uuid_list(value: Any, field: str) -> list[uuid.UUID]:

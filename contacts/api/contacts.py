@@ -18,11 +18,7 @@ from rest_framework.response import Response
 from contacts import exporting, selectors, services
 from contacts.api.common import lists_by_id, uuid_list
 from contacts.importing.columns import IMPORT_FIELDS
-from contacts.models import (
-    Contact,
-    ContactStatus,
-    OnDuplicate,
-)
+from contacts.models import Contact, ContactSource, ContactStatus, OnDuplicate
 from fluenzr.api.base import WorkspaceViewSet
 
 
@@ -132,7 +128,7 @@ class ContactViewSet(
             return services.contact_create(
                 workspace=request.workspace,
                 data=data,
-                source="api",
+                source=ContactSource.API,
                 tags=tags or (),
                 lists=lists or (),
             )
@@ -184,6 +180,10 @@ class ContactViewSet(
         """Create up to 1,000 contacts; each item reports created, updated, skipped or its
         errors. `on_duplicate`: `skip` (default) or `update` existing contacts."""
         body = request.data
+        if not isinstance(body, dict):
+            raise ValidationError(
+                {"contacts": [_('Send an object: {"contacts": [...], "on_duplicate": "skip"}.')]}
+            )
         items = body.get("contacts")
         if not isinstance(items, list) or not items:
             raise ValidationError({"contacts": [_("Send a non-empty list of contacts.")]})

@@ -17,10 +17,7 @@ from contacts import exporting
 from contacts.api.common import lists_by_id
 from contacts.importing import service as imports
 from contacts.importing.columns import CUSTOM_PREFIX, IGNORE, IMPORT_FIELDS
-from contacts.models import (
-    Import,
-    OnDuplicate,
-)
+from contacts.models import Import, OnDuplicate
 from fluenzr.api.base import WorkspaceViewSet
 
 

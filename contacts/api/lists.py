@@ -9,10 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts import services
-from contacts.models import (
-    Contact,
-    ContactList,
-)
+from contacts.models import Contact, ContactList
 from fluenzr.api.base import WorkspaceViewSet
 
 

@@ -11,10 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts import selectors, services
-from contacts.models import (
-    Suppression,
-    SuppressionReason,
-)
+from contacts.models import Suppression, SuppressionReason
 from fluenzr.api.base import WorkspaceViewSet
 
 

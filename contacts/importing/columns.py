@@ -21,6 +21,7 @@ IMPORT_FIELDS: dict[str, str] = {
     "timezone": _("Time zone"),
 }
 CUSTOM_PREFIX = "custom:"
+CUSTOM_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")  # usable as a {{variable}} in templates
 IGNORE = ""
 
 _ALIASES: dict[str, set[str]] = {
@@ -37,6 +38,7 @@ _ALIASES: dict[str, set[str]] = {
         "workemail",
         "businessemail",
         "emailpro",
+        "email1value",
         "emailprofessionnel",
         "professionalemail",
         "contactemail",
@@ -115,6 +117,8 @@ _ALIASES: dict[str, set[str]] = {
     "timezone": {"timezone", "tz", "fuseauhoraire", "timezonename", "ianatimezone"},
 }
 _FIELD_FOR_ALIAS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
+# Columns our own export adds that an import must not turn into custom fields.
+_EXPORT_ONLY = {"status", "source", "createdat", "tags", "lists"}
 
 
 def _fold(text: str) -> str:
@@ -141,7 +145,11 @@ def guess_mapping(headers: list[str]) -> list[str]:
     mapping: list[str] = []
     used: set[str] = set()
     for header in headers:
-        field = _FIELD_FOR_ALIAS.get(header_key(header))
+        key = header_key(header)
+        if key in _EXPORT_ONLY:
+            mapping.append(IGNORE)
+            continue
+        field = _FIELD_FOR_ALIAS.get(key)
         if field and field not in used:
             mapping.append(field)
             used.add(field)

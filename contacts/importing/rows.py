@@ -14,8 +14,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from contacts.emails import EmailChecker
+from contacts.exporting import unneutralise
 from contacts.importing.columns import CUSTOM_PREFIX, IMPORT_FIELDS
-from contacts.importing.sniff import is_blank, open_text
+from contacts.importing.sniff import is_blank, open_text, unbalanced_quotes
 from contacts.models import CUSTOM_VALUE_MAX_LENGTH, FIELD_MAX_LENGTHS, RowErrorCode
 
 # The staged columns after `line`, in order; `email` first.
@@ -61,7 +62,10 @@ def read_rows(
     timezone_slot = STAGED_FIELDS.index("timezone")
 
     text = open_text(raw, encoding)
-    reader = csv.reader(text, delimiter=delimiter)
+    # Strict: a quote that never closes is an error at its line, not the rest of the file
+    # swallowed into one cell. NUL characters (which PostgreSQL text refuses) are dropped.
+    lines = (line.replace("\x00", "") if "\x00" in line else line for line in text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     header_seen = False
     rows = 0
     line_after_previous = 0
@@ -84,7 +88,7 @@ def read_rows(
                     % {"max": number_format(max_rows, force_grouping=True)}
                 )
             width = len(record)
-            values = [record[p].strip() if 0 <= p < width else "" for p in positions]
+            values = [unneutralise(record[p].strip()) if 0 <= p < width else "" for p in positions]
             email = values[0]
             if not email:
                 yield RowProblem(line, "", RowErrorCode.MISSING_EMAIL)
@@ -109,7 +113,7 @@ def read_rows(
             extra = {}
             for index, key in custom:
                 if index < width:
-                    value = record[index].strip()
+                    value = unneutralise(record[index].strip())
                     if value:
                         if len(value) > CUSTOM_VALUE_MAX_LENGTH:
                             extra = None
@@ -119,11 +123,8 @@ def read_rows(
             if extra is None:
                 continue
             yield (line, *values, json.dumps(extra, ensure_ascii=False) if extra else "{}")
-    except csv.Error as error:
-        raise ImportAborted(
-            _("Line %(line)s cannot be read as CSV (%(error)s). Check the quotes on that line.")
-            % {"line": reader.line_num, "error": error}
-        ) from None
+    except csv.Error:
+        raise ImportAborted(unbalanced_quotes(line_after_previous + 1)) from None
     except UnicodeDecodeError:
         raise ImportAborted(
             _(

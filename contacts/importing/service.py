@@ -35,6 +35,7 @@ from webhooks.events import emit
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
+ABANDONED_AFTER = timedelta(days=1)
 # Longer than any heartbeat gap: the final merge of a million rows sends none for a minute.
 STALLED_AFTER = timedelta(minutes=30)
 _CUSTOM_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -172,7 +173,20 @@ def import_start(
     source_import.on_duplicate = on_duplicate
     source_import.status = ImportStatus.QUEUED
     source_import.queued_at = timezone.now()
-    source_import.save()
+    # Only a draft starts, once: a second submit of the form finds it queued already.
+    started = (
+        Import.objects.for_workspace(workspace)
+        .filter(pk=source_import.pk, status=ImportStatus.DRAFT)
+        .update(
+            mapping=source_import.mapping,
+            target_list=target_list,
+            on_duplicate=on_duplicate,
+            status=ImportStatus.QUEUED,
+            queued_at=source_import.queued_at,
+        )
+    )
+    if not started:
+        raise ServiceError(_("This import has already started."))
     _enqueue(source_import)
     return source_import
 
@@ -336,6 +350,19 @@ def _delete_upload_after_commit(source_import: Import) -> None:
     """The rows are in the database now; the uploaded copy of the file is not kept."""
     storage, name = source_import.file.storage, source_import.file.name
     transaction.on_commit(lambda: storage.delete(name))
+
+
+def imports_discard_abandoned() -> int:
+    """Drafts nobody finished mapping in a day go, with their uploaded file."""
+    abandoned = Import.objects.unscoped().filter(
+        status=ImportStatus.DRAFT, created_at__lt=timezone.now() - ABANDONED_AFTER
+    )
+    count = 0
+    for draft in abandoned.iterator():
+        draft.file.delete(save=False)
+        draft.delete()
+        count += 1
+    return count
 
 
 def imports_requeue_stalled() -> int:

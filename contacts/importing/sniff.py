@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -25,6 +26,8 @@ PREFERRED_SINGLE_BYTE = "cp1252"
 _TIE = 0.02
 _WESTERN_SYMBOLS = set("€\u2019\u2018“”\u2013—«»°·…ªº¿¡²³\u00a0")  # quotes, dashes, nbsp
 _WESTERN_SHARE = 0.9
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{3,}")
+MAX_COLUMNS = 200
 
 
 class UnreadableFile(Exception):
@@ -44,12 +47,22 @@ def _latin_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
     return error.object[error.start : error.end].decode("latin-1"), error.end
 
 
+def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
+    # A file whose first megabyte was plain ASCII was taken for UTF-8; an accented name further
+    # down in Windows-1252 is read as such rather than failing the import.
+    return error.object[error.start : error.end].decode(PREFERRED_SINGLE_BYTE, "fluenzr_latin1"), (
+        error.end
+    )
+
+
 codecs.register_error("fluenzr_latin1", _latin_fallback)
+codecs.register_error("fluenzr_cp1252", _cp1252_fallback)
+_ERRORS = {PREFERRED_SINGLE_BYTE: "fluenzr_latin1", "utf-8": "fluenzr_cp1252"}
 
 
 def open_text(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
     """The file as text, records split by the csv module (which wants newline='')."""
-    errors = "fluenzr_latin1" if encoding == PREFERRED_SINGLE_BYTE else "strict"
+    errors = _ERRORS.get(encoding, "strict")
     return io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="")
 
 
@@ -79,6 +92,10 @@ def _reads_as_western_european(sample: bytes) -> bool:
     text = sample.decode(PREFERRED_SINGLE_BYTE, errors="fluenzr_latin1")
     non_ascii = [c for c in text if ord(c) > 127]
     if not non_ascii:
+        return False
+    # Accents come one at a time in Western names ("Hélène", "Müller"); three non-ASCII
+    # letters in a row is Cyrillic or another script read in the wrong code page.
+    if _NON_ASCII_RUN.search(text):
         return False
     western = sum(
         1
@@ -148,7 +165,11 @@ def detect_delimiter(text: str) -> str:
     """The candidate that splits the header into the most columns, consistently across rows."""
     best, best_score = ",", (-1, -1)
     for delimiter in DELIMITERS:
-        records = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if not is_blank(r)]
+        try:
+            reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+            records = [r for r in reader if not is_blank(r)]
+        except csv.Error:  # this delimiter makes no sense of the quotes: not this one
+            continue
         if not records:
             continue
         width = len(trim_trailing_empty(records[0]))
@@ -179,14 +200,35 @@ def sniff(raw: BinaryIO) -> FileShape:
         ) from None
     text = _complete_lines(text.lstrip("\ufeff"), whole)
     delimiter = detect_delimiter(text)
-    records = (
-        trim_trailing_empty(r)
-        for r in csv.reader(io.StringIO(text), delimiter=delimiter)
-        if not is_blank(r)
-    )
-    headers = next(records, None)
-    if not headers:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    records: list[list[str]] = []
+    record_start = 1
+    try:
+        for record in reader:
+            if not is_blank(record):
+                records.append(trim_trailing_empty(record))
+                if len(records) > PREVIEW_ROWS:
+                    break
+            record_start = reader.line_num + 1
+    except csv.Error:
+        raise UnreadableFile(unbalanced_quotes(record_start)) from None
+    if not records:
         raise UnreadableFile(_("The file has no header row. Put column names on the first line."))
+    headers, preview = records[0], records[1:]
+    if len(headers) > MAX_COLUMNS:
+        raise UnreadableFile(
+            _(
+                "The file has %(count)d columns; an import takes at most %(max)d. Keep the "
+                "columns you need (email, names, company…) and save it again."
+            )
+            % {"count": len(headers), "max": MAX_COLUMNS}
+        )
     headers = [h.strip() for h in headers]
-    preview = [r for _i, r in zip(range(PREVIEW_ROWS), records, strict=False)]
     return FileShape(encoding, delimiter, headers, preview)
+
+
+def unbalanced_quotes(line: int) -> str:
+    return _(
+        'Line %(line)s cannot be read: a quote (") opens a cell that never closes, or '
+        "text follows a closing quote. Fix the quotes on that line and upload the file again."
+    ) % {"line": line}

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 from django.utils.translation import gettext as _
 
 from accounts.errors import ServiceError
@@ -50,8 +50,9 @@ def contact_payload(contact: Contact) -> dict[str, Any]:
     }
 
 
-def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """Contact fields from a form or API body: stripped, checked, email normalised."""
+def _clean_fields(data: dict[str, Any], *, current_email: str = "") -> dict[str, Any]:
+    """Contact fields from a form or API body: stripped, checked, email normalised (its DNS
+    checked, when that is on, only if it changed)."""
     cleaned: dict[str, Any] = {}
     for name in CONTACT_FIELDS:
         if name not in data:
@@ -67,7 +68,8 @@ def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
             )
         cleaned[name] = value
     if "email" in cleaned:
-        cleaned["email"] = clean_email(cleaned["email"])
+        unchanged = bool(current_email) and cleaned["email"].lower() == current_email.lower()
+        cleaned["email"] = clean_email(cleaned["email"], syntax_only=unchanged)
     zone = cleaned.get("timezone")
     if zone and zone not in zoneinfo.available_timezones():
         raise ServiceError(
@@ -116,7 +118,11 @@ def _clean_custom_fields(custom: Any) -> dict[str, str]:
 
 
 def _email_taken(workspace: Workspace, email: str, exclude: Contact | None = None) -> bool:
-    others = Contact.objects.for_workspace(workspace).filter(email__iexact=email)
+    others = (
+        Contact.objects.for_workspace(workspace)
+        .alias(email_key=Lower("email"))
+        .filter(email_key=email.lower())  # the unique index is on lower(email)
+    )
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
     return others.exists()
@@ -204,7 +210,7 @@ def contact_update(
     lists: Iterable[ContactList] | None = None,
 ) -> Contact:
     require_in_workspace(contact, workspace)
-    cleaned = _clean_fields(data)
+    cleaned = _clean_fields(data, current_email=contact.email)
     if "email" in cleaned and _email_taken(workspace, cleaned["email"], exclude=contact):
         raise _duplicate_error(cleaned["email"])
     status = _clean_status(data.get("status"))
@@ -351,6 +357,8 @@ def _bulk_write(
     for key, contact in existing.items():
         index = entries[key][0]
         if not update_existing:
+            if contact_list is not None:  # as an import does: the list gets them all
+                contact_list.contacts.add(contact)
             outcomes[index] = {"index": index, "status": "skipped", "id": str(contact.pk)}
             continue
         item = dict(raw_items[index])
@@ -421,7 +429,10 @@ def _bulk_insert(
 
 
 def contacts_archive(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int:
-    return contacts.filter(workspace=workspace).update(status=ContactStatus.ARCHIVED)
+    """Archives active contacts; bounced and unsubscribed ones keep the reason they stopped."""
+    return contacts.filter(workspace=workspace, status=ContactStatus.ACTIVE).update(
+        status=ContactStatus.ARCHIVED, updated_at=Now()
+    )
 
 
 def contacts_delete(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int:

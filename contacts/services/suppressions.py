@@ -31,11 +31,11 @@ def suppression_parse(value: str) -> tuple[str, str]:
         raise ServiceError(_("Enter an email address or a domain."), field="value")
     if "@" in value.lstrip("@"):
         try:
-            return SuppressionKind.EMAIL, clean_email(value).lower()
+            return SuppressionKind.EMAIL, clean_email(value, syntax_only=True).lower()
         except ServiceError as error:
             raise ServiceError(error.message, field="value") from None
     domain = value.lstrip("@")
-    verdict = EmailChecker().full(f"a@{domain}")
+    verdict = EmailChecker(check_deliverability=False).full(f"a@{domain}")
     if verdict.normalized is None:
         raise ServiceError(
             _("“%(value)s” is neither an email address nor a domain such as acme.com.")
