@@ -303,7 +303,11 @@ class ImportRowError(models.Model):
             from contacts.importing.columns import IMPORT_FIELDS
 
             column = IMPORT_FIELDS.get(self.detail, self.detail)
-            return gettext("The “%(column)s” value is too long.") % {"column": column}
+            limit = FIELD_MAX_LENGTHS.get(self.detail, CUSTOM_VALUE_MAX_LENGTH)
+            return gettext(
+                "The “%(column)s” value is longer than %(max)d characters. Shorten it or "
+                "leave that column out."
+            ) % {"column": column, "max": limit}
         return gettext("“%(value)s” is not a time zone. Use an IANA name such as Europe/Paris.") % {
             "value": self.detail
         }

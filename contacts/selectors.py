@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, Count, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -280,7 +281,11 @@ def contact_timeline(
     *, workspace: Workspace, contact: Contact, limit: int = 50
 ) -> list[TimelineEntry]:
     """Events about this contact, newest first."""
-    events = Event.objects.for_workspace(workspace).filter(data__contact__id=str(contact.pk))
+    events = (
+        Event.objects.for_workspace(workspace)
+        .alias(contact_id=KT("data__contact__id"))
+        .filter(contact_id=str(contact.pk))  # the event_contact index
+    )
     return [
         TimelineEntry(str(TIMELINE_LABELS.get(event.type, event.type)), event)
         for event in events[:limit]

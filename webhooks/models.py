@@ -3,6 +3,7 @@ transaction as the change itself. Webhook deliveries, timelines and stats read f
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.json import KT
 
 from accounts.tenancy import WorkspaceOwnedModel
 
@@ -13,7 +14,13 @@ class Event(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["workspace", "-created_at"], name="event_ws_created")]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="event_ws_created"),
+            # A contact's activity timeline (contacts.selectors.contact_timeline).
+            models.Index(
+                "workspace", KT("data__contact__id"), "created_at", name="event_ws_contact"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.pk}"

@@ -1,8 +1,9 @@
 """CSV imports: upload and inspect, choose the mapping, run in the background, recover.
 
 The run is claimed by a conditional UPDATE (queued → running), so a redelivered task is
-harmless; a sweep requeues imports whose worker died. Nothing reaches the contacts table
-before the whole file has been read and checked (on PostgreSQL: one final transaction).
+harmless; a sweep requeues imports whose worker died. On PostgreSQL nothing reaches the
+contacts table before the whole file has been read and checked (one final transaction); the
+SQLite development path writes batch by batch.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from contacts.importing.rows import ImportAborted, RowProblem, read_rows
 from contacts.importing.sniff import UnreadableFile, sniff
 from contacts.importing.writers import UpsertCounts, writer_for
 from contacts.models import ContactList, Import, ImportRowError, ImportStatus, OnDuplicate
+from contacts.services.lists import list_create
 from webhooks.events import emit
 
 logger = logging.getLogger(__name__)
@@ -150,15 +152,18 @@ def _clean_mapping(source_import: Import, mapping: list[str]) -> list[str]:
     return list(mapping)
 
 
+@transaction.atomic  # a refused mapping leaves no new list behind
 def import_start(
     *,
     workspace: Workspace,
     source_import: Import,
     mapping: list[str] | None = None,
     target_list: ContactList | None = None,
+    new_list_name: str = "",
     on_duplicate: str = OnDuplicate.SKIP,
 ) -> Import:
-    """Confirms the mapping and options and queues the run."""
+    """Confirms the mapping and options and queues the run. `new_list_name` creates the list
+    the contacts go to."""
     require_in_workspace(source_import, workspace)
     if target_list is not None:
         require_in_workspace(target_list, workspace)
@@ -169,6 +174,11 @@ def import_start(
     source_import.mapping = _clean_mapping(
         source_import, source_import.mapping if mapping is None else mapping
     )
+    if new_list_name.strip():
+        try:
+            target_list = list_create(workspace=workspace, name=new_list_name)
+        except ServiceError as error:
+            raise ServiceError(error.message, field="new_list") from None
     source_import.target_list = target_list
     source_import.on_duplicate = on_duplicate
     source_import.status = ImportStatus.QUEUED

@@ -145,8 +145,10 @@ class PostgresWriter:
                 cursor.execute(
                     f"""
                     INSERT INTO {through} (contactlist_id, contact_id)
-                    SELECT %(list)s, c.id FROM contacts_contact c
-                    WHERE c.workspace_id = %(workspace)s
+                    SELECT l.id, c.id
+                    FROM contacts_contactlist l  -- none if the list was deleted meanwhile
+                    JOIN contacts_contact c ON c.workspace_id = l.workspace_id
+                    WHERE l.id = %(list)s AND c.workspace_id = %(workspace)s
                       AND lower(c.email) IN (SELECT lower(email) FROM {self.table})
                     ON CONFLICT DO NOTHING
                     """,  # noqa: S608 - identifiers are ours

@@ -1,15 +1,13 @@
 """Every write to contacts, lists, tags and the suppression list. (Imports: importing/.)"""
 
+from contacts.services.bulk import BULK_CREATE_MAX, BulkResult, contacts_bulk_create
 from contacts.services.contacts import (
-    BULK_CREATE_MAX,
     CONTACT_FIELDS,
-    BulkResult,
     contact_create,
     contact_payload,
     contact_unsubscribe,
     contact_update,
     contacts_archive,
-    contacts_bulk_create,
     contacts_delete,
     contacts_tag,
     tags_resolve,

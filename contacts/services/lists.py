@@ -9,10 +9,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import ServiceError
 from accounts.models import Workspace
 from accounts.services import require_in_workspace
-from contacts.models import (
-    Contact,
-    ContactList,
-)
+from contacts.models import Contact, ContactList
 
 # Lists ---------------------------------------------------------------------------------------
 

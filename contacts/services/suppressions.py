@@ -15,11 +15,7 @@ from accounts.models import User, Workspace
 from accounts.services import require_in_workspace
 from contacts.emails import EmailChecker, clean_email
 from contacts.importing.sniff import UnreadableFile, open_text, sniff
-from contacts.models import (
-    Suppression,
-    SuppressionKind,
-    SuppressionReason,
-)
+from contacts.models import Suppression, SuppressionKind, SuppressionReason
 
 # Suppression list ---------------------------------------------------------------------------
 

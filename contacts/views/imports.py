@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
 from accounts.errors import ServiceError
-from contacts import exporting, selectors, services
+from contacts import exporting, selectors
 from contacts.forms import (
     ImportMappingForm,
     ImportUploadForm,
@@ -71,14 +70,11 @@ def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
     )
 
 
-@transaction.atomic  # a refused mapping leaves no new list behind
 def _start_import(request: HttpRequest, form: ImportMappingForm, source_import: Import) -> None:
     workspace = request.workspace
     data = form.cleaned_data
     target_list = None
-    if data["new_list"].strip():
-        target_list = services.list_create(workspace=workspace, name=data["new_list"])
-    elif data["target_list"]:
+    if data["target_list"] and not data["new_list"].strip():
         target_list = get_object_or_404(
             ContactList.objects.for_workspace(workspace), pk=data["target_list"]
         )
@@ -87,6 +83,7 @@ def _start_import(request: HttpRequest, form: ImportMappingForm, source_import: 
         source_import=source_import,
         mapping=form.mapping(),
         target_list=target_list,
+        new_list_name=data["new_list"],
         on_duplicate=data["on_duplicate"],
     )
 
