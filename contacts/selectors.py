@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, Count, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +25,7 @@ from contacts.models import (
     SuppressionKind,
     Tag,
 )
-from webhooks.models import Event
+from webhooks.models import EVENT_CONTACT_ID, Event
 
 if TYPE_CHECKING:
     from accounts.models import Workspace
@@ -283,8 +282,8 @@ def contact_timeline(
     """Events about this contact, newest first."""
     events = (
         Event.objects.for_workspace(workspace)
-        .alias(contact_id=KT("data__contact__id"))
-        .filter(contact_id=str(contact.pk))  # the event_contact index
+        .alias(contact_id=EVENT_CONTACT_ID)
+        .filter(contact_id=str(contact.pk))  # the event_ws_contact index
     )
     return [
         TimelineEntry(str(TIMELINE_LABELS.get(event.type, event.type)), event)

@@ -336,8 +336,9 @@ def test_list_deletion_keeps_contacts(alice):
     assert contact(alice, "a@example.com")
 
 
-def test_the_embedded_sqlite_default_imports_through_the_orm_path(tmp_path):
-    """`make run` without PostgreSQL: the same import, through OrmWriter."""
+def test_the_embedded_sqlite_default_imports_and_browses_contacts(tmp_path):
+    """`make run` without PostgreSQL: the same import through OrmWriter, then what the
+    contacts pages read (timeline, search, each sort with a cursor, custom keys)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -363,6 +364,22 @@ draft.refresh_from_db()
 helene = Contact.objects.for_workspace(ws).get()
 print(draft.status, draft.created_count, draft.duplicate_count, draft.invalid_count,
       helene.first_name, sorted(draft.row_errors.values_list("line", "code")))
+from contacts import selectors, services
+for i in range(3):
+    services.contact_create(workspace=ws, data={"email": f"p{i}@acme.com", "company": f"C{i}",
+                                                "custom_fields": {"plan": "gold"}})
+contacts = selectors.contacts_filtered(workspace=ws, filters=selectors.ContactFilters())
+walked = []
+for sort in selectors.CONTACT_SORTS:
+    first = selectors.contacts_page(contacts=contacts, sort=sort, size=2)
+    second = selectors.contacts_page(contacts=contacts, sort=sort, cursor=first.next_cursor, size=2)
+    walked.append(len({c.pk for c in first.contacts + second.contacts}))
+search = selectors.ContactFilters(search="acme c1")
+found = selectors.contacts_filtered(workspace=ws, filters=search)
+p0 = Contact.objects.for_workspace(ws).get(email="p0@acme.com")
+timeline = selectors.contact_timeline(workspace=ws, contact=p0)
+print(walked, [c.email for c in found], [e.label for e in timeline],
+      selectors.custom_field_keys(workspace=ws))
 """
     result = subprocess.run(
         [python, "manage.py", "shell", "-c", script],
@@ -373,9 +390,9 @@ print(draft.status, draft.created_count, draft.duplicate_count, draft.invalid_co
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == (
-        "done 1 1 1 Hélène [(3, 'invalid_email'), (4, 'duplicate')]"
-    )
+    imported, browsed = result.stdout.strip().splitlines()[-2:]
+    assert imported == "done 1 1 1 Hélène [(3, 'invalid_email'), (4, 'duplicate')]"
+    assert browsed == "[4, 4, 4, 4] ['p1@acme.com'] ['Contact added'] ['plan']"
 
 
 # Found in review ------------------------------------------------------------------------------
