@@ -159,7 +159,9 @@ class BulkActionForm(forms.Form):
         ("export", _("Export to CSV")),
     ]
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
-    ids = forms.TypedMultipleChoiceField(coerce=str, required=True)
+    ids = forms.TypedMultipleChoiceField(coerce=str, required=False)
+    # Every contact the filters match (the `query` the page was shown with), not just a page.
+    all_matching = forms.BooleanField(required=False)
     list = forms.ChoiceField(label=_("List"), required=False)
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
 
@@ -168,10 +170,13 @@ class BulkActionForm(forms.Form):
         self.fields["list"].choices = [("", "—"), *_list_choices(workspace)]
         # Any ids: the view keeps only the workspace's own.
         self.fields["ids"].valid_value = lambda value: True
-        self.fields["ids"].error_messages["required"] = _("Select at least one contact.")
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("ids") and not cleaned.get("all_matching"):
+            raise forms.ValidationError(
+                _("Select at least one contact, or tick “all contacts matching the filters”.")
+            )
         if cleaned.get("action") == "add_to_list" and not cleaned.get("list"):
             self.add_error("list", _("Choose the list to add the contacts to."))
         if cleaned.get("action") == "tag" and not cleaned.get("tag", "").strip():

@@ -523,8 +523,26 @@ def test_bulk_with_something_missing_changes_nothing(alice, selection, data, mes
 
 def test_bulk_without_a_selection_says_so(alice, selection):
     response = bulk(alice, action="archive")
-    assert "Select at least one contact." in page_html(response)
+    assert "Select at least one contact, or tick" in html.unescape(page_html(response))
     assert contacts_of(alice).filter(status="active").count() == 3
+
+
+def test_bulk_on_every_contact_the_filters_match_not_just_the_page(alice, charlie):
+    for n in range(60):
+        make_contact(alice, f"lead{n}@acme.com", company="Acme")
+    make_contact(alice, "other@globex.com", company="Globex")
+    make_contact(charlie, "lead1@acme.com", company="Acme")
+    target = make_list(alice, "All of Acme")
+    response = bulk(
+        alice, action="add_to_list", list=str(target.pk), all_matching="on", query="search=acme"
+    )
+    assert "60 contacts added to All of Acme." in page_html(response)
+    assert response.redirect_chain == [("/contacts/?search=acme", 302)]
+    assert target.contacts.count() == 60
+    assert not target.contacts.filter(email="other@globex.com").exists()
+    again = bulk(alice, action="tag", tag="acme", all_matching="on", query="search=acme")
+    assert "60 contacts tagged “acme”." in html.unescape(page_html(again))
+    assert not Contact.objects.for_workspace(charlie.workspace).filter(tags__isnull=False).exists()
 
 
 def test_bulk_cannot_add_to_another_workspaces_list(alice, charlie, selection):

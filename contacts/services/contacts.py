@@ -26,6 +26,7 @@ from contacts.models import (
     SuppressionReason,
     Tag,
 )
+from contacts.services.memberships import memberships_add
 from contacts.services.suppressions import suppression_add
 from webhooks.events import emit
 
@@ -263,13 +264,13 @@ def contacts_delete(*, workspace: Workspace, contacts: QuerySet[Contact]) -> int
 
 
 def contacts_tag(*, workspace: Workspace, contacts: QuerySet[Contact], tag_name: str) -> int:
+    """Returns how many contacts did not have the tag yet."""
     tags = tags_resolve(workspace=workspace, names=[tag_name])
     if not tags:
         raise ServiceError(_("Enter a tag name."), field="tag")
-    tag = tags[0]
-    through = Contact.tags.through
-    ids = list(contacts.filter(workspace=workspace).values_list("pk", flat=True))
-    through.objects.bulk_create(
-        [through(contact_id=pk, tag_id=tag.pk) for pk in ids], ignore_conflicts=True
+    return memberships_add(
+        through=Contact.tags.through,
+        owner_column="tag_id",
+        owner=tags[0],
+        contacts=contacts.filter(workspace=workspace),
     )
-    return len(ids)

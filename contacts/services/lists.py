@@ -12,6 +12,7 @@ from accounts.services import require_in_workspace
 from contacts.models import Contact, ContactList
 
 # Lists ---------------------------------------------------------------------------------------
+from contacts.services.memberships import memberships_add
 
 
 def _clean_list_name(workspace: Workspace, name: str, exclude: ContactList | None) -> str:
@@ -64,14 +65,14 @@ def list_delete(*, workspace: Workspace, contact_list: ContactList) -> None:
 def list_add_contacts(
     *, workspace: Workspace, contact_list: ContactList, contacts: QuerySet[Contact]
 ) -> int:
+    """Returns how many contacts were not in the list yet."""
     require_in_workspace(contact_list, workspace)
-    through = ContactList.contacts.through
-    ids = list(contacts.filter(workspace=workspace).values_list("pk", flat=True))
-    through.objects.bulk_create(
-        [through(contactlist_id=contact_list.pk, contact_id=pk) for pk in ids],
-        ignore_conflicts=True,
+    return memberships_add(
+        through=ContactList.contacts.through,
+        owner_column="contactlist_id",
+        owner=contact_list,
+        contacts=contacts.filter(workspace=workspace),
     )
-    return len(ids)
 
 
 def list_remove_contacts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -145,7 +145,13 @@ def contact_bulk(request: HttpRequest) -> HttpResponse:
                 messages.error(request, error)
         return redirect(back)
     data = form.cleaned_data
-    selected = Contact.objects.for_workspace(workspace).filter(pk__in=_uuids(data["ids"]))
+    if data["all_matching"]:
+        filters = contact_filters(
+            ContactFilterForm(QueryDict(request.POST.get("query", "")), workspace=workspace)
+        )
+        selected = selectors.contacts_filtered(workspace=workspace, filters=filters)
+    else:
+        selected = Contact.objects.for_workspace(workspace).filter(pk__in=_uuids(data["ids"]))
     action = data["action"]
     if action == "export":
         return exporting.contacts_csv_response(
