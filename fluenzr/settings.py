@@ -244,6 +244,11 @@ CONTACTS_IMPORT_MAX_ROWS = env_int("CONTACTS_IMPORT_MAX_ROWS", 1_000_000)
 # A DNS lookup per new domain when validating addresses (email-validator's deliverability).
 CONTACTS_CHECK_DELIVERABILITY = env_bool("CONTACTS_CHECK_DELIVERABILITY", False)
 
+# Email accounts: an extra CA bundle trusted for customers' SMTP/IMAP servers (a company CA).
+EMAIL_ACCOUNTS_EXTRA_CA_FILE = env_str("EMAIL_ACCOUNTS_EXTRA_CA_FILE")
+# Seconds each step of a mailbox connection test may take (connect, TLS, log in, list).
+EMAIL_ACCOUNTS_STEP_TIMEOUT = env_int("EMAIL_ACCOUNTS_STEP_TIMEOUT", 15)
+
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
