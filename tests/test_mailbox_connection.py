@@ -17,9 +17,7 @@ from tests.mail.servers import free_port
 
 @pytest.fixture(autouse=True)
 def _short_timeouts(settings):
-    # Loopback answers at once or never; Dovecot delays a refused login by 2 s, as real
-    # servers do.
-    settings.EMAIL_ACCOUNTS_STEP_TIMEOUT = 5
+    settings.EMAIL_ACCOUNTS_STEP_TIMEOUT = 3  # loopback answers at once, or never
 
 
 @pytest.fixture

@@ -73,10 +73,9 @@ class Dovecot:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        for name in ("run", "state", "mail"):
+        for name in ("run", "state", "mail", "users"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         self.cert, _key = self_signed_certificate(self.root)
-        (self.root / "passwd").write_text("")
         config = (
             TEMPLATE.read_text()
             .replace("@DIR@", str(self.root))
@@ -84,7 +83,7 @@ class Dovecot:
             .replace("@IMAP_PORT@", str(self.imap_port))
         )
         (self.root / "dovecot.conf").write_text(config)
-        # The auth process (nobody) must reach passwd: every parent directory must be enterable.
+        # The auth process (nobody) must reach users/: every parent directory must be enterable.
         for directory in [self.root, *self.root.parents]:
             directory.chmod(directory.stat().st_mode | 0o755)
         os.chown(self.root / "mail", NOBODY, NOBODY)
@@ -107,10 +106,9 @@ class Dovecot:
         return path.read_text() if path.exists() else ""
 
     def add_user(self, address: str, password: str) -> None:
-        """A mailbox Dovecot accepts logins for (it rereads passwd when it changes)."""
+        """A mailbox Dovecot accepts logins for (its own file under users/)."""
         self.passwords[address] = password
-        lines = "".join(f"{user}:{{PLAIN}}{secret}\n" for user, secret in self.passwords.items())
-        (self.root / "passwd").write_text(lines)
+        (self.root / "users" / address).write_text(f"{address}:{{PLAIN}}{password}\n")
 
     def _maildir(self, address: str, folder: str) -> Path:
         home = self.root / "mail" / address
