@@ -62,6 +62,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from benchdb import drop_database, recreate_database  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
@@ -201,38 +202,6 @@ def generate(path: Path, rows: int, seed: int = 20240611) -> dict[str, int]:
         "duplicates": duplicate_count,
         "unique": rows - invalid_count - duplicate_count,
     }
-
-
-# The database ------------------------------------------------------------------------------
-
-
-def _server() -> tuple[dict, str]:
-    """psycopg's connection parameters for the server, and the bench database's name."""
-    params = connection.get_connection_params()
-    name = params.pop("dbname")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the bench database's name holds 'bench'")
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    return params, name
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    params, name = _server()
-    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    connection.close()
-    params, name = _server()
-    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # The three sides, each in its own process --------------------------------------------------

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
+from accounts.errors import ServiceError
+
 # RFC 5322 dot-atom of ASCII atext, which email-validator accepts as is (its ATEXT).
 _PLAIN_LOCAL_PART = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -114,8 +116,6 @@ def clean_email(value: str, *, field: str = "email", syntax_only: bool = False) 
 
     `syntax_only` skips the DNS check (when it is on): for addresses we already hold or must
     block (a suppression, an unsubscribe), a dead domain is no reason to refuse."""
-    from accounts.errors import ServiceError
-
     value = (value or "").strip()
     if not value:
         raise ServiceError(_("Enter the contact's email address."), field=field)

@@ -314,10 +314,6 @@ def lists_with_counts(*, workspace: Workspace) -> QuerySet[ContactList]:
     return ContactList.objects.for_workspace(workspace).annotate(size=Count("contacts"))
 
 
-def tags_of(*, workspace: Workspace) -> QuerySet[Tag]:
-    return Tag.objects.for_workspace(workspace)
-
-
 def suppressions_of(*, workspace: Workspace, search: str = "") -> QuerySet[Suppression]:
     suppressions = Suppression.objects.for_workspace(workspace).select_related("created_by")
     if search:

@@ -115,12 +115,6 @@ def invitation_path(mailoutbox: list) -> str:
     return link.replace("http://testserver", "")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def _mail_servers_session(tmp_path_factory) -> Iterator[MailServers]:
     dovecot = Dovecot(tmp_path_factory.mktemp("dovecot"))

@@ -12,7 +12,7 @@ from email_accounts.providers.connection import (
     check_imap,
     check_smtp,
 )
-from tests.mail.servers import free_port
+from tests.net import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.conftest import free_port
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

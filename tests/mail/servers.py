@@ -24,14 +24,10 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.net import free_port
+
 TEMPLATE = Path(__file__).with_name("dovecot.conf.template")
 NOBODY = 65534  # Dovecot's mail and auth processes run as nobody (see the template)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for_port(port: int, what: str, log: Path | None = None, seconds: float = 15) -> None:
