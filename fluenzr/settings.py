@@ -163,6 +163,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "fluenzr.idempotency_purge", "schedule": 3600.0},
     "requeue-stalled-imports": {"task": "contacts.imports_requeue_stalled", "schedule": 300.0},
     "discard-abandoned-imports": {"task": "contacts.imports_discard_abandoned", "schedule": 3600.0},
+    "resume-paused-mailboxes": {"task": "email_accounts.mailboxes_resume_due", "schedule": 60.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -248,6 +249,18 @@ CONTACTS_CHECK_DELIVERABILITY = env_bool("CONTACTS_CHECK_DELIVERABILITY", False)
 EMAIL_ACCOUNTS_EXTRA_CA_FILE = env_str("EMAIL_ACCOUNTS_EXTRA_CA_FILE")
 # Seconds each step of a mailbox connection test may take (connect, TLS, log in, list).
 EMAIL_ACCOUNTS_STEP_TIMEOUT = env_int("EMAIL_ACCOUNTS_STEP_TIMEOUT", 15)
+
+# Gmail by OAuth. Without a client id and secret the "+ Gmail" button explains what is missing.
+# The endpoints default to Google's; tests point them at a local server speaking its wire format.
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET")
+GOOGLE_AUTH_URI = env_str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URI = env_str("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+GOOGLE_REVOKE_URI = env_str("GOOGLE_REVOKE_URI", "https://oauth2.googleapis.com/revoke")
+GOOGLE_USERINFO_URI = env_str(
+    "GOOGLE_USERINFO_URI", "https://openidconnect.googleapis.com/v1/userinfo"
+)
+GOOGLE_GMAIL_API_ENDPOINT = env_str("GOOGLE_GMAIL_API_ENDPOINT", "https://gmail.googleapis.com/")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

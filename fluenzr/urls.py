@@ -15,6 +15,7 @@ urlpatterns = [
     *section_urls,
     path("", include("accounts.urls")),
     path("", include("contacts.urls")),
+    path("", include("email_accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("fluenzr.api.urls")),
     path("healthz", views.healthz, name="healthz"),

@@ -16,10 +16,6 @@ SECTIONS = {
         "title": _("Campaigns"),
         "what": _("Write sequences of emails with delays and variables, and launch them."),
     },
-    "email_accounts": {
-        "title": _("Email accounts"),
-        "what": _("Connect Gmail or any SMTP/IMAP mailbox to send from."),
-    },
     "inbox": {
         "title": _("Unified inbox"),
         "what": _("Every reply from every mailbox, in one place."),

@@ -19,6 +19,7 @@ from accounts import services
 from accounts.models import Role, User, Workspace
 from tests import chromium
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.google.fixtures import _google_server, google  # noqa: F401 (fixtures)
 from tests.mail.servers import Dovecot, MailServers, SmtpServer
 
 PASSWORD = "correct horse battery"

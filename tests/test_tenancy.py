@@ -25,7 +25,9 @@ from accounts.tenancy import (
 from contacts import services as contact_services
 from contacts.importing import service as import_service
 from contacts.models import Contact, ContactList, Import, Suppression
+from email_accounts.models import Mailbox
 from tests.conftest import invitation_path
+from tests.mailboxes import unchecked_smtp_mailbox
 from webhooks.events import emit
 from webhooks.models import Event
 
@@ -51,6 +53,14 @@ DASHBOARD_OBJECT_ROUTES = {
     "import_errors": Import,
     "import_cancel": Import,
     "suppression_delete": Suppression,
+    "mailbox_detail": Mailbox,
+    "smtp_edit": Mailbox,
+    "mailbox_pause": Mailbox,
+    "mailbox_resume": Mailbox,
+    "mailbox_test_connection": Mailbox,
+    "mailbox_send_test": Mailbox,
+    "mailbox_disconnect": Mailbox,
+    "mailbox_delete": Mailbox,
 }
 
 
@@ -103,6 +113,7 @@ def alice_objects(alice, bob) -> dict[type, object]:
         ContactList: contact_list,
         Suppression: suppression,
         Import: source_import,
+        Mailbox: unchecked_smtp_mailbox(workspace, "sender@alice.example.com"),
     }
 
 
@@ -181,6 +192,8 @@ def test_outsider_gets_404_on_every_dashboard_object_route(alice_objects, alice,
     assert ContactList.objects.for_workspace(alice.workspace).get().name == "Alice prospects"
     assert Suppression.objects.for_workspace(alice.workspace).count() == 1
     assert Import.objects.for_workspace(alice.workspace).count() == 1
+    mailbox = Mailbox.objects.for_workspace(alice.workspace).get()
+    assert (mailbox.status, mailbox.daily_limit, mailbox.has_credentials) == ("connected", 50, True)
     assert (
         alice_objects[Membership]
         .__class__.objects.for_workspace(alice_objects[Membership].workspace)

@@ -25,6 +25,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "contact.created",
         "contact.unsubscribed",
         "import.completed",
+        "account.connected",
+        "account.error",
     }
 )
 

@@ -6,17 +6,19 @@ the port, the security setting, the firewall…). Nothing is sent.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
 from enum import StrEnum
 
 import imapclient
 from django.conf import settings
 from django.utils.translation import gettext as _
 from imapclient.exceptions import IMAPClientError, LoginError
+
+from email_accounts.providers.base import Folders, ServerSettings
 
 
 class Security(StrEnum):
@@ -25,29 +27,15 @@ class Security(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str
-
-
-@dataclass(frozen=True)
-class Folders:
-    inbox: str
-    sent: str | None
-    junk: str | None
-
-
 class ConnectionProblem(Exception):
-    """What went wrong, in words that say what to do; `step` is "smtp" or "imap"."""
+    """What went wrong, in words that say what to do; `step` is "smtp" or "imap", `setting`
+    the one to change: "host", "port", "security" or "password"."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, setting: str = "host") -> None:
         super().__init__(message)
         self.step = step
         self.message = message
+        self.setting = setting
 
 
 def tls_context() -> ssl.SSLContext:
@@ -62,8 +50,10 @@ def tls_context() -> ssl.SSLContext:
 def _network_problem(step: str, server: ServerSettings, error: BaseException) -> ConnectionProblem:
     name = "SMTP" if step == "smtp" else "IMAP"
     where = {"protocol": name, "host": server.host, "port": server.port}
+    setting = "port"
     if isinstance(error, socket.gaierror):
         text = _("The %(protocol)s server “%(host)s” was not found. Check the host name.")
+        setting = "host"
     elif isinstance(error, ConnectionRefusedError):
         text = _(
             "%(protocol)s: %(host)s refused the connection on port %(port)s. Check the port "
@@ -74,11 +64,21 @@ def _network_problem(step: str, server: ServerSettings, error: BaseException) ->
             "%(protocol)s: the certificate of %(host)s is not valid for this name, or not "
             "trusted. Use the host name your provider gives (not an IP address)."
         )
+        setting = "host"
     elif isinstance(error, (ssl.SSLError, smtplib.SMTPServerDisconnected, imaplib.IMAP4.abort)):
         text = _(
             "%(protocol)s: the security setting does not match port %(port)s. Use SSL/TLS "
             "with 465 (SMTP) or 993 (IMAP), STARTTLS with 587 (SMTP) or 143 (IMAP)."
         )
+        setting = "security"
+    elif isinstance(error, (TimeoutError, socket.timeout)) and server.security != "ssl":
+        # A server that expects TLS from the first byte waits silently for a handshake.
+        text = _(
+            "%(protocol)s: %(host)s did not answer on port %(port)s. If this port expects "
+            "SSL/TLS from the start (465 for SMTP, 993 for IMAP), choose SSL/TLS; otherwise a "
+            "firewall may block it, or the port is wrong."
+        )
+        setting = "security"
     elif isinstance(error, (TimeoutError, socket.timeout)):
         text = _(
             "%(protocol)s: %(host)s did not answer on port %(port)s. A firewall may block it, "
@@ -87,7 +87,7 @@ def _network_problem(step: str, server: ServerSettings, error: BaseException) ->
     else:
         text = _("%(protocol)s: could not connect to %(host)s:%(port)s (%(error)s).")
         where["error"] = str(error) or error.__class__.__name__
-    return ConnectionProblem(step, text % where)
+    return ConnectionProblem(step, text % where, setting)
 
 
 def _wrong_password(step: str, host: str) -> ConnectionProblem:
@@ -100,34 +100,61 @@ def _wrong_password(step: str, host: str) -> ConnectionProblem:
             "The username or password was refused. Check them; with Microsoft 365, SMTP AUTH "
             "must be enabled for this mailbox by your administrator."
         )
-    return ConnectionProblem(step, text)
+    return ConnectionProblem(step, text, "password")
 
 
-def check_smtp(server: ServerSettings) -> None:
-    """Connect, secure and log in; send nothing."""
+def _password_unchecked(step: str, host: str) -> ConnectionProblem:
+    """The server could not check the password (SMTP 454, IMAP [UNAVAILABLE]): the password
+    may well be right, so this is not a wrong-password verdict."""
+    name = "SMTP" if step == "smtp" else "IMAP"
+    text = _("%(protocol)s: %(host)s could not check the password just now; try again later.")
+    return ConnectionProblem(step, text % {"protocol": name, "host": host})
+
+
+def open_smtp(server: ServerSettings) -> smtplib.SMTP:
+    """An SMTP session, connected, secured and logged in, for the connection test and the
+    provider; the caller closes it. Failures are raised as smtplib and socket raise them."""
     context = tls_context()
     timeout = settings.EMAIL_ACCOUNTS_STEP_TIMEOUT
+    if server.security == Security.SSL:
+        client = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(server.host, server.port, timeout=timeout)
     try:
-        if server.security == Security.SSL:
-            client = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(server.host, server.port, timeout=timeout)
-        with client:
-            if server.security == Security.STARTTLS:
-                client.starttls(context=context)
-            client.login(server.username, server.password)
-    except smtplib.SMTPAuthenticationError:
-        raise _wrong_password("smtp", server.host) from None
-    except smtplib.SMTPNotSupportedError:
-        raise ConnectionProblem(
+        if server.security == Security.STARTTLS:
+            client.starttls(context=context)
+        client.login(server.username, server.password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def smtp_problem(server: ServerSettings, error: OSError) -> ConnectionProblem:
+    """What a failure of `open_smtp` means, in words that say what to change."""
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        if error.smtp_code < 500:  # "454 4.7.0 Temporary authentication failure"
+            return _password_unchecked("smtp", server.host)
+        return _wrong_password("smtp", server.host)
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return ConnectionProblem(
             "smtp",
             _(
                 "SMTP: the server does not offer to log in on this connection. Choose STARTTLS "
                 "(port 587) or SSL/TLS (port 465)."
             ),
-        ) from None
-    except (OSError, smtplib.SMTPException) as error:
-        raise _network_problem("smtp", server, error) from None
+            "security",
+        )
+    return _network_problem("smtp", server, error)
+
+
+def check_smtp(server: ServerSettings) -> None:
+    """Connect, secure and log in; send nothing."""
+    try:
+        with open_smtp(server):
+            pass
+    except OSError as error:  # smtplib's errors are OSErrors too
+        raise smtp_problem(server, error) from None
 
 
 # Folder names when the server does not flag them (RFC 6154 SPECIAL-USE), English and French.
@@ -156,22 +183,49 @@ def _folders(listed: list[tuple[tuple[bytes, ...], bytes, str]]) -> Folders:
     )
 
 
+def open_imap(server: ServerSettings) -> imapclient.IMAPClient:
+    """An IMAP session, connected, secured and logged in, for the connection test and the
+    provider; the caller logs out. Failures are raised as imapclient and socket raise them."""
+    client = imapclient.IMAPClient(
+        server.host,
+        port=server.port,
+        ssl=server.security == Security.SSL,
+        ssl_context=tls_context(),
+        timeout=settings.EMAIL_ACCOUNTS_STEP_TIMEOUT,
+    )
+    try:
+        if server.security == Security.STARTTLS:
+            client.starttls(tls_context())
+        client.login(server.username, server.password)
+    except BaseException:
+        with contextlib.suppress(Exception):  # LOGOUT closes the socket even when it fails
+            client.logout()
+        raise
+    return client
+
+
+def imap_problem(server: ServerSettings, error: Exception) -> ConnectionProblem:
+    """What a failure of `open_imap` means, in words that say what to change."""
+    if isinstance(error, LoginError):
+        if "[UNAVAILABLE]" in str(error):  # RFC 5530: the authentication backend is down
+            return _password_unchecked("imap", server.host)
+        if "not enabled for imap" in str(error).lower():  # Gmail's answer when IMAP is off
+            return ConnectionProblem(
+                "imap",
+                _(
+                    "IMAP is turned off for this mailbox. In Gmail: Settings → See all settings → "
+                    "Forwarding and POP/IMAP → Enable IMAP, then save and try again."
+                ),
+                "password",
+            )
+        return _wrong_password("imap", server.host)
+    return _network_problem("imap", server, error)
+
+
 def check_imap(server: ServerSettings) -> Folders:
     """Connect, secure, log in and find Inbox, Sent and Junk."""
     try:
-        client = imapclient.IMAPClient(
-            server.host,
-            port=server.port,
-            ssl=server.security == Security.SSL,
-            ssl_context=tls_context(),
-            timeout=settings.EMAIL_ACCOUNTS_STEP_TIMEOUT,
-        )
-        with client:
-            if server.security == Security.STARTTLS:
-                client.starttls(tls_context())
-            client.login(server.username, server.password)
+        with open_imap(server) as client:
             return _folders(client.list_folders())
-    except LoginError:
-        raise _wrong_password("imap", server.host) from None
-    except (OSError, IMAPClientError, imaplib.IMAP4.error) as error:
-        raise _network_problem("imap", server, error) from None
+    except (OSError, IMAPClientError) as error:
+        raise imap_problem(server, error) from None

@@ -7,6 +7,7 @@ from contacts.api.contacts import ContactViewSet
 from contacts.api.imports import ImportViewSet
 from contacts.api.lists import ContactListViewSet
 from contacts.api.suppressions import SuppressionViewSet
+from email_accounts.api import MailboxViewSet
 from webhooks.api import EventViewSet
 
 router = SimpleRouter()
@@ -17,6 +18,7 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("lists", ContactListViewSet, basename="list")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("imports", ImportViewSet, basename="import")
+router.register("email-accounts", MailboxViewSet, basename="email-account")
 
 urlpatterns = [
     path("workspace", WorkspaceView.as_view(), name="api-workspace"),

@@ -60,4 +60,28 @@
       box.checked = all.checked;
     });
   });
+
+  // SMTP/IMAP presets: choosing a provider fills in its servers, ports and security.
+  function applyPreset(select, overwrite) {
+    var presets = JSON.parse(select.getAttribute("data-presets") || "{}");
+    var preset = presets[select.value];
+    var help = document.getElementById("preset-help");
+    if (help) help.textContent = preset ? preset.help : "";
+    if (!preset || !overwrite) return;
+    var form = select.form;
+    ["smtp_host", "smtp_port", "smtp_security", "imap_host", "imap_port", "imap_security"].forEach(
+      function (name) {
+        if (form.elements[name]) form.elements[name].value = preset[name];
+      }
+    );
+    if (form.elements.append_to_sent) form.elements.append_to_sent.checked = preset.append_to_sent;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-presets]")) applyPreset(event.target, true);
+  });
+  document.querySelectorAll("select[data-presets]").forEach(function (select) {
+    var form = select.form;
+    var empty = form && form.elements.smtp_host && !form.elements.smtp_host.value;
+    applyPreset(select, Boolean(empty));
+  });
 })();

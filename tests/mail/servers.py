@@ -101,10 +101,21 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text() if path.exists() else ""
 
-    def add_user(self, address: str, password: str) -> None:
-        """A mailbox Dovecot accepts logins for (its own file under users/)."""
+    def add_user(self, address: str, password: str, imap_capability: str = "") -> None:
+        """A mailbox Dovecot accepts logins for (its own file under users/). `imap_capability`
+        replaces the capabilities it announces after login (one word, e.g. "UIDPLUS": a server
+        without MOVE); the commands themselves keep working."""
+        extra = f"userdb_imap_capability={imap_capability}" if imap_capability else ""
+        path = self.root / "users" / address
+        changed = path.exists() and self.passwords.get(address) != password
+        path.write_text(f"{address}:{{PLAIN}}{password}::::::{extra}\n")
+        if changed:
+            # Dovecot checks a passwd-file at most once a second, and rereads it only when its
+            # mtime moved, to the second: let both happen before the next login.
+            mtime = time.time() + 1
+            os.utime(path, (mtime, mtime))
+            time.sleep(1.1)
         self.passwords[address] = password
-        (self.root / "users" / address).write_text(f"{address}:{{PLAIN}}{password}\n")
 
     def _maildir(self, address: str, folder: str) -> Path:
         home = self.root / "mail" / address
@@ -143,6 +154,7 @@ class _Handler:
     sender_replies: dict[str, str] = field(default_factory=dict)
     recipient_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
+    drop_after_data: bool = False
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         reply = self.sender_replies.get(address.lower())
@@ -167,6 +179,8 @@ class _Handler:
         for recipient in envelope.rcpt_tos:
             if recipient.lower() in self.dovecot.passwords:
                 self.dovecot.deliver(recipient.lower(), raw)
+        if self.drop_after_data:
+            server.transport.close()  # delivered, but the client never hears so
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -231,11 +245,22 @@ class SmtpServer:
         """Answer RCPT TO:<address> with `reply`, e.g. "550 5.1.1 User unknown"."""
         self.handler.recipient_replies[address.lower()] = reply
 
+    def refuse_data(self, reply: str) -> None:
+        """Answer the end of every message's content with `reply`, e.g. "554 5.7.1 Message
+        rejected as spam"."""
+        self.handler.data_reply = reply
+
+    def drop_after_data(self) -> None:
+        """Accept and deliver every message, then close the connection before the final
+        reply: the client cannot know whether its message left."""
+        self.handler.drop_after_data = True
+
     def reset(self) -> None:
         self.handler.received.clear()
         self.handler.sender_replies.clear()
         self.handler.recipient_replies.clear()
         self.handler.data_reply = None
+        self.handler.drop_after_data = False
 
 
 @dataclass
@@ -243,9 +268,11 @@ class MailServers:
     dovecot: Dovecot
     smtp: SmtpServer
 
-    def mailbox(self, address: str, password: str = "app-password-123") -> tuple[str, str]:
+    def mailbox(
+        self, address: str, password: str = "app-password-123", imap_capability: str = ""
+    ) -> tuple[str, str]:
         """A fresh mailbox on both servers; returns (address, password)."""
-        self.dovecot.add_user(address.lower(), password)
+        self.dovecot.add_user(address.lower(), password, imap_capability)
         return address, password
 
     def client_tls_context(self) -> ssl.SSLContext:
