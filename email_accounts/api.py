@@ -4,6 +4,7 @@ write-only: no response ever carries a password or a token."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -12,8 +13,8 @@ from rest_framework.response import Response
 
 from email_accounts import selectors, services
 from email_accounts.models import SPACING_FLOOR_SECONDS, Mailbox
-from email_accounts.providers.base import ServerSettings
-from email_accounts.providers.connection import Security
+from email_accounts.providers.connection import HOST_PATTERN, Security
+from email_accounts.services.mailboxes import ServerInput, smtp_imap_details
 from fluenzr.api.base import WorkspaceViewSet
 
 
@@ -94,48 +95,40 @@ class MailboxSerializer(serializers.ModelSerializer):
 
 class ServerSerializer(serializers.Serializer):
     host = serializers.RegexField(
-        r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
-        error_messages={"invalid": "Enter a host name like smtp.example.com."},
+        HOST_PATTERN,
+        max_length=253,
+        error_messages={
+            "invalid": _("Enter a host name like smtp.example.com, without http:// or a port.")
+        },
     )
     port = serializers.IntegerField(min_value=1, max_value=65535)
-    security = serializers.ChoiceField(choices=[s.value for s in Security])
+    security = serializers.ChoiceField(choices=[Security.SSL.value, Security.STARTTLS.value])
     username = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    password = serializers.CharField(max_length=500, write_only=True, required=False)
+    password = serializers.CharField(
+        max_length=500, write_only=True, required=False, allow_blank=True
+    )
 
 
 class SmtpMailboxCreateSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     sender_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    smtp = ServerSerializer()
-    imap = ServerSerializer()
+    smtp = ServerSerializer(
+        help_text="The SMTP password is required; the username defaults to the email address."
+    )
+    imap = ServerSerializer(help_text="Username and password default to SMTP's.")
     append_to_sent = serializers.BooleanField(
         default=True,
         help_text="File a copy of each sent email in Sent over IMAP (off for Gmail and "
         "Microsoft 365, which do it themselves).",
     )
 
-    def validate(self, data: dict) -> dict:
-        if not data["smtp"].get("password"):
-            raise serializers.ValidationError({"smtp": {"password": ["Enter the password."]}})
-        return data
-
     def details(self) -> services.SmtpImapDetails:
         data = self.validated_data
-        smtp, imap = data["smtp"], data["imap"]
-        smtp_user = smtp.get("username") or data["email"]
-        return services.SmtpImapDetails(
+        return smtp_imap_details(
             email=data["email"],
             sender_name=data.get("sender_name", ""),
-            smtp=ServerSettings(
-                smtp["host"].lower(), smtp["port"], smtp["security"], smtp_user, smtp["password"]
-            ),
-            imap=ServerSettings(
-                imap["host"].lower(),
-                imap["port"],
-                imap["security"],
-                imap.get("username") or smtp_user,
-                imap.get("password") or smtp["password"],
-            ),
+            smtp=ServerInput(**data["smtp"]),
+            imap=ServerInput(**data["imap"]),
             append_to_sent=data["append_to_sent"],
         )
 

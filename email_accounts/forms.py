@@ -11,17 +11,18 @@ from django.utils.translation import gettext_lazy as _
 
 from email_accounts.models import SPACING_FLOOR_SECONDS, Mailbox
 from email_accounts.presets import PRESETS, presets_for_browser
-from email_accounts.providers.base import ServerSettings
-from email_accounts.providers.connection import Security
+from email_accounts.providers.connection import HOST_PATTERN, Security
 from email_accounts.services import MailboxSettings, SmtpImapDetails
+from email_accounts.services.mailboxes import (
+    ServerInput,
+    daily_limit_ceiling_text,
+    smtp_imap_details,
+)
 
-SECURITY_CHOICES = [
-    (Security.SSL, _("SSL/TLS")),
-    (Security.STARTTLS, _("STARTTLS")),
-    (Security.NONE, _("None (unencrypted)")),
-]
+# No "none": a password never crosses the internet in clear text.
+SECURITY_CHOICES = [(Security.SSL, _("SSL/TLS")), (Security.STARTTLS, _("STARTTLS"))]
 _host = RegexValidator(
-    r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
+    HOST_PATTERN,
     _("Enter a host name like smtp.example.com, without http:// or a port."),
 )
 
@@ -114,36 +115,23 @@ class SmtpImapForm(forms.Form):
 
     def details(self) -> SmtpImapDetails:
         data = self.cleaned_data
-        email = data["email"].strip()
-        saved_smtp = self.mailbox.smtp_settings if self.mailbox else None
-        saved_imap = self.mailbox.imap_settings if self.mailbox else None
-        smtp_username = data["smtp_username"].strip() or email
-        smtp_password = data["smtp_password"] or (saved_smtp.password if saved_smtp else "")
-        # IMAP takes the SMTP password unless told otherwise; a blank edit keeps what was saved.
-        if data["imap_password"]:
-            imap_password = data["imap_password"]
-        elif data["smtp_password"] or saved_imap is None:
-            imap_password = smtp_password
-        else:
-            imap_password = saved_imap.password
-        return SmtpImapDetails(
-            email=email,
+
+        def server(prefix: str) -> ServerInput:
+            return ServerInput(
+                host=data[f"{prefix}_host"],
+                port=data[f"{prefix}_port"],
+                security=data[f"{prefix}_security"],
+                username=data[f"{prefix}_username"],
+                password=data[f"{prefix}_password"],
+            )
+
+        return smtp_imap_details(
+            email=self.mailbox.email if self.mailbox else data["email"],
             sender_name=data["sender_name"],
-            smtp=ServerSettings(
-                data["smtp_host"].strip().lower(),
-                data["smtp_port"],
-                data["smtp_security"],
-                smtp_username,
-                smtp_password,
-            ),
-            imap=ServerSettings(
-                data["imap_host"].strip().lower(),
-                data["imap_port"],
-                data["imap_security"],
-                data["imap_username"].strip() or smtp_username,
-                imap_password,
-            ),
+            smtp=server("smtp"),
+            imap=server("imap"),
             append_to_sent=data["append_to_sent"],
+            saved=self.mailbox,
         )
 
 
@@ -169,7 +157,11 @@ class MailboxSettingsForm(forms.Form):
     daily_limit = _count(_("Daily limit"), 1)
     ramp_up_enabled = forms.BooleanField(label=_("Ramp up the volume gradually"), required=False)
     ramp_up_start = _count(_("Emails on the first day"), 1)
-    ramp_up_increase = _count(_("Increase per day"), 0)
+    ramp_up_increase = _count(
+        _("Increase per day"),
+        0,
+        help_text=_("In week 1; twice as much each day in week 2, three times in week 3…"),
+    )
     spacing_min_seconds = _count(
         _("Minimum gap between two emails (seconds)"), SPACING_FLOOR_SECONDS
     )
@@ -184,11 +176,8 @@ class MailboxSettingsForm(forms.Form):
     def __init__(self, *args, mailbox: Mailbox, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
-        self.fields["daily_limit"].max_value = mailbox.daily_limit_max
-        self.fields["daily_limit"].validators.append(MaxValueValidator(mailbox.daily_limit_max))
-        self.fields["daily_limit"].help_text = _(
-            "At most %(max)s for this mailbox (the provider's own limit)."
-        ) % {"max": mailbox.daily_limit_max}
+        # The ceiling is checked by the service, whose message says whose limit it is.
+        self.fields["daily_limit"].help_text = daily_limit_ceiling_text(mailbox)
         self.fields["daily_limit"].widget.attrs["max"] = mailbox.daily_limit_max
 
     @classmethod
@@ -199,11 +188,3 @@ class MailboxSettingsForm(forms.Form):
         return MailboxSettings(
             **{name: self.cleaned_data[name] for name in MailboxSettings.__dataclass_fields__}
         )
-
-
-class TestEmailForm(forms.Form):
-    to = forms.EmailField(
-        label=_("Send to"),
-        max_length=254,
-        error_messages={"invalid": _("Enter an address you can read, like you@company.com.")},
-    )

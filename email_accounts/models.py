@@ -61,7 +61,8 @@ class Mailbox(WorkspaceOwnedModel):
     google_workspace_domain = models.CharField(max_length=253, blank=True)
     ramp_up_enabled = models.BooleanField(_("ramp-up"), default=True)
     ramp_up_start = models.PositiveIntegerField(_("emails on the first day"), default=20)
-    ramp_up_increase = models.PositiveIntegerField(_("increase per day"), default=5)
+    # The first week's daily increase; it doubles in week 2, triples in week 3 (selectors).
+    ramp_up_increase = models.PositiveIntegerField(_("increase per day"), default=2)
     ramp_up_started_on = models.DateField(null=True, blank=True)
     spacing_min_seconds = models.PositiveIntegerField(_("minimum gap (seconds)"), default=60)
     spacing_max_seconds = models.PositiveIntegerField(_("maximum gap (seconds)"), default=180)

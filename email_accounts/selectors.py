@@ -22,13 +22,19 @@ def mailboxes(*, workspace: Workspace) -> QuerySet[Mailbox]:
     return Mailbox.objects.for_workspace(workspace).order_by("email")
 
 
+def ramp_volume(start: int, increase: int, day_index: int) -> int:
+    """The ramp-up curve: `start` emails on day 0, then `increase` more each day in week 1,
+    twice that each day in week 2, three times in week 3… So the defaults (20, +2) give the
+    usual warm-up: 20 → 32 a day in week 1, 48 → 72 in week 2, 104 → 140 in week 3."""
+    return start + increase * day_index * (day_index // 7 + 1)
+
+
 def ramp_up_limit(mailbox: Mailbox, day: date) -> int | None:
-    """What the ramp-up allows on `day` (None when it is off or finished): the first day's
-    volume plus the daily increase for each day since it started."""
+    """What the ramp-up allows on `day` (None when it is off or has reached the daily limit)."""
     if not mailbox.ramp_up_enabled or mailbox.ramp_up_started_on is None:
         return None
     days = max((day - mailbox.ramp_up_started_on).days, 0)
-    allowed = mailbox.ramp_up_start + mailbox.ramp_up_increase * days
+    allowed = ramp_volume(mailbox.ramp_up_start, mailbox.ramp_up_increase, days)
     return allowed if allowed < mailbox.daily_limit else None
 
 
@@ -60,22 +66,35 @@ class RampWeek:
 
 
 def ramp_up_forecast(mailbox: Mailbox, weeks: int = 4) -> list[RampWeek]:
-    """The daily volume at the start and end of each of the next weeks of the ramp-up, from its
-    first day (what the settings page shows while the user tunes the numbers)."""
+    """The daily volume at the start and end of each of the first weeks of the ramp-up (what
+    the settings page shows while the user tunes the numbers)."""
     if not mailbox.ramp_up_enabled:
         return []
     forecast = []
     for week in range(weeks):
-        first = min(
-            mailbox.daily_limit, mailbox.ramp_up_start + mailbox.ramp_up_increase * 7 * week
-        )
-        last = min(
-            mailbox.daily_limit, mailbox.ramp_up_start + mailbox.ramp_up_increase * (7 * week + 6)
+        first, last = (
+            min(
+                mailbox.daily_limit, ramp_volume(mailbox.ramp_up_start, mailbox.ramp_up_increase, d)
+            )
+            for d in (7 * week, 7 * week + 6)
         )
         forecast.append(RampWeek(week + 1, first, last))
         if last >= mailbox.daily_limit:
             break
     return forecast
+
+
+def ramp_up_full_on_day(mailbox: Mailbox) -> int | None:
+    """The ramp-up's day number (1 = its first day) from which the whole daily limit applies;
+    None when it is off, or never gets there (no increase)."""
+    if not mailbox.ramp_up_enabled:
+        return None
+    if mailbox.ramp_up_start < mailbox.daily_limit and mailbox.ramp_up_increase == 0:
+        return None
+    day = 0
+    while ramp_volume(mailbox.ramp_up_start, mailbox.ramp_up_increase, day) < mailbox.daily_limit:
+        day += 1  # at most a few hundred steps: the curve grows quadratically
+    return day + 1
 
 
 def missing_gmail_features(scopes: tuple[str, ...] | list[str]) -> list[str]:
@@ -84,8 +103,8 @@ def missing_gmail_features(scopes: tuple[str, ...] | list[str]) -> list[str]:
     if SCOPE_GMAIL not in scopes:
         missing.append(
             _(
-                "Sending, reading replies and labelling need “Read, compose, send and manage your "
-                "email” (gmail.modify). Reconnect and leave that box ticked."
+                "Sending, reading replies and labelling need “Read, compose, and send emails from "
+                "your Gmail account” (gmail.modify). Reconnect and leave that box ticked."
             )
         )
     if SCOPE_EMAIL not in scopes:

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
 from accounts.errors import ServiceError
 from email_accounts import selectors, services
-from email_accounts.forms import MailboxSettingsForm, SmtpImapForm, TestEmailForm
+from email_accounts.forms import MailboxSettingsForm, SmtpImapForm
 from email_accounts.models import Mailbox, Provider
 
 SESSION_KEY = "gmail_consent"
 
 
 def _mailbox(request: HttpRequest, pk) -> Mailbox:
+    try:
+        pk = uuid.UUID(str(pk))
+    except ValueError:  # a mangled ?mailbox= link: not found, rather than an error page
+        raise Http404 from None
     return get_object_or_404(Mailbox.objects.for_workspace(request.workspace), pk=pk)
 
 
@@ -89,6 +96,7 @@ def gmail_start(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_required
+@sensitive_variables("pending")  # innermost: it marks this function's own frame
 def gmail_callback(request: HttpRequest) -> HttpResponse:
     pending = services.PendingConsent.from_session(request.session.pop(SESSION_KEY, None))
     try:
@@ -108,6 +116,7 @@ def gmail_callback(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_required
+@sensitive_post_parameters("smtp_password", "imap_password")
 def smtp_new(request: HttpRequest) -> HttpResponse:
     preset = request.GET.get("preset", "")
     form = SmtpImapForm(request.POST or None, initial={"append_to_sent": True, "preset": preset})
@@ -127,6 +136,7 @@ def smtp_new(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_required
+@sensitive_post_parameters("smtp_password", "imap_password")
 def smtp_edit(request: HttpRequest, pk) -> HttpResponse:
     mailbox = _mailbox(request, pk)
     if mailbox.provider != Provider.SMTP:
@@ -169,10 +179,10 @@ def mailbox_detail(request: HttpRequest, pk) -> HttpResponse:
         {
             "mailbox": mailbox,
             "form": form,
-            "test_form": TestEmailForm(initial={"to": request.user.email}),
             "sent_today": selectors.sent_today(mailbox),
             "limit_today": selectors.limit_today(mailbox),
             "forecast": selectors.ramp_up_forecast(mailbox),
+            "ramp_full_on": selectors.ramp_up_full_on_day(mailbox),
             "missing": selectors.mailbox_missing_features(mailbox),
             "servers": (mailbox.smtp_settings, mailbox.imap_settings)
             if mailbox.provider == Provider.SMTP
@@ -189,7 +199,12 @@ def _action(request: HttpRequest, pk, run, success: str) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, success % {"email": mailbox.email})
-    return redirect(request.POST.get("next") or reverse("mailbox_detail", args=[mailbox.pk]))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("mailbox_detail", args=[mailbox.pk])  # never an outside address
+    return redirect(back)
 
 
 @workspace_required
@@ -228,7 +243,7 @@ def mailbox_disconnect(request: HttpRequest, pk) -> HttpResponse:
 def mailbox_delete(request: HttpRequest, pk) -> HttpResponse:
     mailbox = _mailbox(request, pk)
     services.mailbox_delete(workspace=request.workspace, mailbox=mailbox)
-    messages.success(request, _("%(email)s was removed.") % {"email": mailbox.email})
+    messages.success(request, _("Mailbox %(email)s removed.") % {"email": mailbox.email})
     return redirect("email_accounts")
 
 
@@ -236,19 +251,14 @@ def mailbox_delete(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def mailbox_send_test(request: HttpRequest, pk) -> HttpResponse:
     mailbox = _mailbox(request, pk)
-    form = TestEmailForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(form.errors["to"]))
+    try:
+        services.mailbox_send_test(workspace=request.workspace, mailbox=mailbox, user=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
     else:
-        to = form.cleaned_data["to"]
-        try:
-            services.mailbox_send_test(workspace=request.workspace, mailbox=mailbox, to=to)
-        except ServiceError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
-                _("Test email sent from %(email)s to %(to)s: check that inbox.")
-                % {"email": mailbox.email, "to": to},
-            )
+        messages.success(
+            request,
+            _("Test email sent from %(email)s to %(to)s: check that inbox.")
+            % {"email": mailbox.email, "to": request.user.email},
+        )
     return redirect("mailbox_detail", mailbox.pk)

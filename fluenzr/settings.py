@@ -249,6 +249,9 @@ CONTACTS_CHECK_DELIVERABILITY = env_bool("CONTACTS_CHECK_DELIVERABILITY", False)
 EMAIL_ACCOUNTS_EXTRA_CA_FILE = env_str("EMAIL_ACCOUNTS_EXTRA_CA_FILE")
 # Seconds each step of a mailbox connection test may take (connect, TLS, log in, list).
 EMAIL_ACCOUNTS_STEP_TIMEOUT = env_int("EMAIL_ACCOUNTS_STEP_TIMEOUT", 15)
+# Mailboxes on loopback or private networks (self-hosting beside one's own mail server).
+# Off: the connection test must not become a probe of FluenzR's own network.
+EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS = env_bool("EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS", False)
 
 # Gmail by OAuth. Without a client id and secret the "+ Gmail" button explains what is missing.
 # The endpoints default to Google's; tests point them at a local server speaking its wire format.

@@ -44,6 +44,11 @@ PAGES = [
     "{contact}",
     "{import_done}",
     "{import_draft}",
+    "/email-accounts/",
+    "/email-accounts/gmail/",
+    "/email-accounts/smtp/?preset=ovh",
+    "{mailbox}",
+    "{mailbox_error}",
 ]
 # Demo contacts, lists, imports and suppressions; prints the ids the {…} paths above need.
 SEED = """
@@ -71,7 +76,36 @@ contact = services.contact_create(workspace=ws, data={"email": "jeanne@example.f
     "custom_fields": {"industry": "Retail"}}, tags=["VIP", "Paris"], lists=[webinar])
 services.suppression_add(workspace=ws, value="competitor.example")
 services.suppression_add(workspace=ws, value="no.thanks@example.com", reason="unsubscribed")
-print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/")
+from datetime import timedelta
+from django.utils import timezone
+from email_accounts.models import Mailbox
+from email_accounts.providers.base import OAuthTokens, ServerSettings
+now = timezone.now()
+def mailbox(email, provider, **fields):
+    box = Mailbox(workspace=ws, email=email, provider=provider, status_since=now,
+        timezone="Europe/Paris", connected_at=now,
+        ramp_up_started_on=now.date() - timedelta(days=9),
+        sent_day=now.date(), **fields)
+    if provider == "gmail":
+        box.set_oauth_tokens(OAuthTokens("demo", "demo", None, ("openid",
+            "https://www.googleapis.com/auth/userinfo.email",
+            "https://www.googleapis.com/auth/gmail.modify")))
+    else:
+        server = ServerSettings("ssl0.ovh.net", 465, "ssl", email, "demo")
+        box.set_servers(smtp=server, imap=ServerSettings("ssl0.ovh.net", 993, "ssl", email, "demo"))
+    box.save()
+    return box
+gmail = mailbox("claire@acme-growth.com", "gmail", sender_name="Claire Martin", daily_limit=2000,
+    daily_limit_max=2000, google_workspace_domain="acme-growth.com", sent_today=37)
+broken = mailbox("hello@acme-growth.fr", "smtp", daily_limit=50, daily_limit_max=2000,
+    status="error", status_reason="The username or password was refused. Check them; for Gmail "
+    "or Google Workspace, use a 16-character App Password (2-Step Verification must be on).",
+    sent_today=12)
+mailbox("paul@acme-growth.com", "gmail", daily_limit=500, daily_limit_max=500, status="paused",
+    status_reason="The provider's daily sending quota is used up; sending resumes tomorrow.",
+    paused_until=now + timedelta(hours=7), sent_today=0, ramp_up_enabled=False)
+print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/ "
+      f"/email-accounts/{gmail.pk}/ /email-accounts/{broken.pk}/")
 """
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 EMAIL, PASSWORD = "demo@example.test", "a demo passphrase"
@@ -109,8 +143,14 @@ def main(paths: list[str]) -> None:
     seeded = subprocess.run(  # noqa: S603
         [*manage, "shell", "-c", SEED], env=env, check=True, capture_output=True, text=True
     )
-    contact, import_done, import_draft = seeded.stdout.split()[-3:]
-    known = {"contact": contact, "import_done": import_done, "import_draft": import_draft}
+    contact, import_done, import_draft, mailbox, mailbox_error = seeded.stdout.split()[-5:]
+    known = {
+        "contact": contact,
+        "import_done": import_done,
+        "import_draft": import_draft,
+        "mailbox": mailbox,
+        "mailbox_error": mailbox_error,
+    }
     paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -15,4 +15,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.encryption_app"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 SITE_URL = "http://testserver"
+EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS = True  # the test mail servers listen on loopback
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it; collectstatic fills it

@@ -7,15 +7,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-import imapclient
 import pytest
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services as account_services
 from email_accounts import selectors, services
 from email_accounts.models import Mailbox, MailboxStatus
-from tests.mailboxes import unchecked_smtp_mailbox
+from email_accounts.providers.base import AuthenticationFailed
+from tests.mailboxes import read_inbox, unchecked_smtp_mailbox
 from webhooks.models import Event
 
 
@@ -50,16 +51,6 @@ def smtp_form(servers, address: str, password: str, **overrides) -> dict:
     return form | overrides
 
 
-def read_inbox(servers, address: str, password: str, folder: str = "INBOX") -> list[bytes]:
-    with imapclient.IMAPClient(
-        "localhost", port=servers.dovecot.imaps_port, ssl_context=servers.client_tls_context()
-    ) as client:
-        client.login(address, password)
-        client.select_folder(folder, readonly=True)
-        uids = client.search("ALL")
-        return [data[b"RFC822"] for data in client.fetch(uids, ["RFC822"]).values()]
-
-
 def test_connect_smtp_from_the_dashboard_then_send_a_test_email(alice, servers):
     address, password = servers.mailbox("claire@sender.example.com")
     response = alice.client.post(reverse("smtp_new"), smtp_form(servers, address, password))
@@ -76,16 +67,23 @@ def test_connect_smtp_from_the_dashboard_then_send_a_test_email(alice, servers):
     assert mailbox.imap_settings.password == password  # the SMTP password, reused for IMAP
     assert Event.objects.for_workspace(alice.workspace).filter(type="account.connected").count()
 
-    page = alice.client.get(reverse("email_accounts")).content.decode()
+    page = alice.client.get(reverse("email_accounts")).content.decode()  # ramp-up: 20 today
     assert "claire@sender.example.com" in page and "Connected" in page and "0 / 20" in page
     assert password not in page
 
-    recipient, recipient_password = servers.mailbox("alice.inbox@reader.example.com")
+    recipient, recipient_password = servers.mailbox(alice.user.email)  # her own address
     response = alice.client.post(
-        reverse("mailbox_send_test", args=[mailbox.pk]), {"to": recipient}, follow=True
+        reverse("mailbox_send_test", args=[mailbox.pk]),
+        {"to": "someone@else.example.com"},
+        follow=True,
     )
-    assert "Test email sent" in response.content.decode()
-    [received] = read_inbox(servers, recipient, recipient_password)
+    assert f"Test email sent from claire@sender.example.com to {recipient}" in (
+        response.content.decode()
+    )
+    [received] = read_inbox(servers, recipient, recipient_password, subject="claire@sender")
+    assert [r.recipients for r in servers.smtp.received] == [[recipient]]  # never "someone"
+    mailbox.refresh_from_db()
+    assert mailbox.sent_today == 1  # a test email counts in the day's quota
     assert b"Subject: FluenzR test email from claire@sender.example.com" in received
     assert b"From: Claire Martin <claire@sender.example.com>" in received
     # The host keeps no copy of what it sends: FluenzR filed one in the sender's Sent.
@@ -98,7 +96,8 @@ def test_connect_smtp_from_the_dashboard_then_send_a_test_email(alice, servers):
     [
         ({"smtp_password": "wrong"}, "smtp_password", "16-character App Password"),
         ({"smtp_security": "ssl"}, "smtp_security", "does not match port"),
-        ({"imap_security": "none"}, "imap_security", "choose SSL/TLS"),
+        ({"imap_security": "starttls"}, "imap_security", "choose SSL/TLS"),
+        ({"imap_security": "none"}, "imap_security", "Select a valid choice"),
         ({"imap_password": "wrong-imap"}, "imap_password", "App Password"),
         ({"smtp_host": "localhost", "smtp_port": "0"}, "smtp_port", "Ensure this value"),
         ({"smtp_host": "https://smtp.example.com"}, "smtp_host", "without http://"),
@@ -119,6 +118,17 @@ def test_each_mistake_reads_as_an_instruction_and_nothing_is_saved(
     page = response.content.decode()
     assert 'value="mistake@sender.example.com"' in page
     assert password not in page
+
+
+def test_imap_turned_off_in_gmail_says_where_to_turn_it_on(alice, servers):
+    address = "imap-off@sender.example.com"
+    servers.dovecot.add_user(
+        address, "app-password", refuse_login="Your account is not enabled for IMAP use."
+    )
+    response = alice.client.post(reverse("smtp_new"), smtp_form(servers, address, "app-password"))
+    errors = " ".join(response.context["form"].errors["imap_password"])
+    assert "Forwarding and POP/IMAP → Enable IMAP" in errors
+    assert not Mailbox.objects.for_workspace(alice.workspace).exists()
 
 
 def test_credentials_are_encrypted_at_rest_and_never_returned(alice, servers):
@@ -154,14 +164,18 @@ def test_a_changed_password_reconnects_a_mailbox_in_error(alice, servers):
     page = response.content.decode()
     assert "Reconnect" in page and reverse("smtp_edit", args=[mailbox.pk]) in page
     assert Event.objects.for_workspace(alice.workspace).filter(type="account.error").count() == 1
-    sent = alice.client.post(reverse("mailbox_send_test", args=[mailbox.pk]), {"to": "a@b.test"})
-    assert sent.status_code == 302 and not servers.smtp.received
+    sent = alice.client.post(reverse("mailbox_send_test", args=[mailbox.pk]), follow=True)
+    assert "fix it first" in sent.content.decode() and not servers.smtp.received
 
     # A blank password field keeps the saved one (which is now wrong): still refused.
     form = smtp_form(servers, address, "", smtp_password="")
     assert "App Password" in str(
         alice.client.post(reverse("smtp_edit", args=[mailbox.pk]), form).context["form"].errors
     )
+    # The saved password never goes to another server: a changed host needs it again.
+    moved = smtp_form(servers, address, "", smtp_password="", smtp_host="127.0.0.1")
+    errors = alice.client.post(reverse("smtp_edit", args=[mailbox.pk]), moved).context["form"]
+    assert "enter the password again" in " ".join(errors.errors["smtp_password"])
     form = smtp_form(servers, address, "new-password")
     response = alice.client.post(reverse("smtp_edit", args=[mailbox.pk]), form)
     assert response.status_code == 302, response.context["form"].errors
@@ -203,7 +217,7 @@ def test_settings_validate_each_field_against_the_mailbox(alice):
         "daily_limit": 120,
         "ramp_up_enabled": "on",
         "ramp_up_start": 20,
-        "ramp_up_increase": 5,
+        "ramp_up_increase": 2,
         "spacing_min_seconds": 90,
         "spacing_max_seconds": 240,
         "timezone": "Europe/Paris",
@@ -234,18 +248,28 @@ def test_ramp_up_limits_the_day_and_the_forecast_shows_the_curve(alice):
         alice.workspace,
         "ramp@sender.example.com",
         ramp_up_enabled=True,
-        ramp_up_start=20,
-        ramp_up_increase=5,
         ramp_up_started_on=date(2026, 3, 1),
     )
-    mailbox.daily_limit = 100
+    mailbox.daily_limit = 500
+    # The defaults: 20 a day, +2 a day in week 1, +4 in week 2, +6 in week 3…
+    assert (mailbox.ramp_up_start, mailbox.ramp_up_increase) == (20, 2)
     assert selectors.limit_on(mailbox, date(2026, 3, 1)) == 20
-    assert selectors.limit_on(mailbox, date(2026, 3, 7)) == 50
-    assert selectors.limit_on(mailbox, date(2026, 3, 8)) == 55
-    assert selectors.limit_on(mailbox, date(2026, 3, 31)) == 100  # the daily limit caps it
+    assert selectors.limit_on(mailbox, date(2026, 3, 7)) == 32
+    assert selectors.limit_on(mailbox, date(2026, 3, 8)) == 48
+    assert selectors.limit_on(mailbox, date(2026, 3, 14)) == 72
+    assert selectors.limit_on(mailbox, date(2026, 6, 1)) == 500  # the daily limit caps it
     assert selectors.limit_on(mailbox, date(2026, 2, 1)) == 20  # before the start: day one
     forecast = selectors.ramp_up_forecast(mailbox)
-    assert [(w.first, w.last) for w in forecast] == [(20, 50), (55, 85), (90, 100)]
+    assert [(w.first, w.last) for w in forecast] == [(20, 32), (48, 72), (104, 140), (188, 236)]
+    mailbox.daily_limit = 100
+    assert [(w.first, w.last) for w in selectors.ramp_up_forecast(mailbox)] == [
+        (20, 32),
+        (48, 72),
+        (100, 100),
+    ]
+    assert selectors.ramp_up_full_on_day(mailbox) == 15  # day index 14: 20 + 2 * 14 * 3 = 104
+    mailbox.ramp_up_increase = 0
+    assert selectors.ramp_up_full_on_day(mailbox) is None  # stays at 20 a day
     mailbox.ramp_up_enabled = False
     assert selectors.limit_on(mailbox, date(2026, 3, 1)) == 100
 
@@ -298,6 +322,64 @@ def test_concurrent_reservations_share_one_counter(alice):
     assert mailbox.sent_today == 25
 
 
+def test_moving_the_time_zone_back_never_hands_out_a_second_quota(alice):
+    mailbox = unchecked_smtp_mailbox(
+        alice.workspace, "tz@sender.example.com", timezone="Asia/Tokyo"
+    )
+    Mailbox.objects.for_workspace(alice.workspace).filter(pk=mailbox.pk).update(daily_limit=2)
+    moment = datetime(2026, 5, 4, 16, 0, tzinfo=UTC)  # 5 May in Tokyo, 4 May in Los Angeles
+    assert services.mailbox_reserve_send(mailbox_id=mailbox.pk, now=moment)
+    assert services.mailbox_reserve_send(mailbox_id=mailbox.pk, now=moment)
+    Mailbox.objects.for_workspace(alice.workspace).filter(pk=mailbox.pk).update(
+        timezone="America/Los_Angeles"
+    )
+    assert not services.mailbox_reserve_send(mailbox_id=mailbox.pk, now=moment)
+    mailbox.refresh_from_db()
+    assert (mailbox.sent_day, mailbox.sent_today) == (date(2026, 5, 5), 2)
+
+
+def test_a_user_pause_is_never_ended_by_the_quota_sweep(alice):
+    mailbox = unchecked_smtp_mailbox(alice.workspace, "mine@sender.example.com")
+    services.mailbox_pause(workspace=alice.workspace, mailbox=mailbox)
+    later = timezone.now() + timedelta(hours=1)
+    services.mailbox_pause_until(mailbox_id=mailbox.pk, until=later, reason="Quota used up.")
+    mailbox.refresh_from_db()
+    assert (mailbox.status_reason, mailbox.paused_until) == ("Paused by a user.", None)
+    assert services.mailboxes_resume_due(now=later + timedelta(days=1)) == 0
+    # A quota pause that the user then pauses becomes the user's: no end date either.
+    other = unchecked_smtp_mailbox(alice.workspace, "quota-then-user@sender.example.com")
+    services.mailbox_pause_until(mailbox_id=other.pk, until=later, reason="Quota used up.")
+    services.mailbox_pause(workspace=alice.workspace, mailbox=other)
+    assert services.mailboxes_resume_due(now=later + timedelta(days=1)) == 0
+    events = Event.objects.for_workspace(alice.workspace).filter(type="account.paused")
+    assert events.count() == 3
+
+
+def test_a_disconnected_mailbox_stays_disconnected(alice):
+    mailbox = unchecked_smtp_mailbox(alice.workspace, "gone@sender.example.com")
+    services.mailbox_disconnect(workspace=alice.workspace, mailbox=mailbox)
+    mailbox.refresh_from_db()
+    with pytest.raises(AuthenticationFailed), services.open_provider(mailbox=mailbox):
+        pass
+    services.mailbox_mark_error(mailbox_id=mailbox.pk, reason="Refused")
+    mailbox.refresh_from_db()
+    assert mailbox.status == MailboxStatus.DISCONNECTED
+    types = list(Event.objects.for_workspace(alice.workspace).values_list("type", flat=True))
+    assert "account.disconnected" in types and "account.error" not in types
+
+
+def test_private_hosts_are_refused_unless_allowed(alice, servers, settings):
+    settings.EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS = False
+    address, password = servers.mailbox("probe@sender.example.com")
+    for host in ("localhost", "127.0.0.1", "169.254.169.254", "10.0.0.8"):
+        response = alice.client.post(
+            reverse("smtp_new"), smtp_form(servers, address, password, smtp_host=host)
+        )
+        errors = " ".join(response.context["form"].errors["smtp_host"])
+        assert "private or local address" in errors, (host, errors)
+    assert not Mailbox.objects.for_workspace(alice.workspace).exists()
+
+
 def test_a_quota_pause_resumes_by_itself(alice):
     mailbox = unchecked_smtp_mailbox(alice.workspace, "tired@sender.example.com")
     until = datetime(2026, 5, 5, 0, 0, tzinfo=UTC)
@@ -306,21 +388,21 @@ def test_a_quota_pause_resumes_by_itself(alice):
     assert (mailbox.status, mailbox.paused_until) == (MailboxStatus.PAUSED, until)
     assert services.mailboxes_resume_due(now=until - timedelta(seconds=1)) == 0
     assert services.mailboxes_resume_due(now=until) == 1
+    assert Event.objects.for_workspace(alice.workspace).filter(type="account.resumed").exists()
     mailbox.refresh_from_db()
     assert (mailbox.status, mailbox.paused_until) == (MailboxStatus.CONNECTED, None)
 
 
-def test_the_second_mailbox_on_free_names_the_plan_that_allows_more(alice, servers):
+def test_the_second_mailbox_on_free_names_the_plan_that_allows_more(alice, servers, google):
     account_services.workspace_set_plan(workspace=alice.workspace, plan="free")
     unchecked_smtp_mailbox(alice.workspace, "first@sender.example.com")
     address, password = servers.mailbox("second@sender.example.com")
     response = alice.client.post(reverse("smtp_new"), smtp_form(servers, address, password))
-    assert "available on Starter" in str(response.context["form"].errors) or (
-        "Upgrade to the Starter plan" in str(response.context["form"].errors)
-    )
+    assert "Upgrade to the Starter plan" in str(response.context["form"].errors)
     assert Mailbox.objects.for_workspace(alice.workspace).count() == 1
-    gmail = alice.client.get(reverse("gmail_connect"))
-    assert gmail.status_code == 200
+    gmail = alice.client.post(reverse("gmail_start"), follow=True).content.decode()
+    assert "The Free plan allows 1 mailbox. Upgrade to the Starter plan" in gmail
+    assert Mailbox.objects.for_workspace(alice.workspace).count() == 1
 
 
 def test_the_same_address_twice_is_refused(alice, servers):

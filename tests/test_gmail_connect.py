@@ -8,7 +8,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import imapclient
 import pytest
 from django.urls import reverse
 
@@ -18,6 +17,7 @@ from email_accounts.models import Mailbox, MailboxStatus
 from email_accounts.selectors import SCOPE_EMAIL, SCOPE_GMAIL, SCOPE_OPENID
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
+from tests.mailboxes import read_inbox, unchecked_smtp_mailbox
 from webhooks.models import Event
 
 CALLBACK = reverse("gmail_callback")
@@ -136,10 +136,19 @@ def test_reconnect_keeps_the_mailbox_and_disconnect_revokes_at_google(alice, goo
     assert "You signed in to Google as other@gmail.example.com" in page.content.decode()
 
 
+def test_an_smtp_mailbox_cannot_be_reconnected_through_google(alice, google):
+    mailbox = unchecked_smtp_mailbox(alice.workspace, "smtp@sender.example.com")
+    page = alice.client.post(reverse("gmail_start"), {"mailbox": mailbox.pk}, follow=True)
+    assert "is connected with SMTP/IMAP" in page.content.decode()
+    assert "gmail_consent" not in alice.client.session
+    assert alice.client.get(reverse("gmail_connect") + "?mailbox=not-a-uuid").status_code == 404
+    assert alice.client.post(reverse("gmail_start"), {"mailbox": "x"}).status_code == 404
+
+
 def test_send_through_gmail_and_read_it_back_over_imap(alice, google, mail_servers):
     google.add_account("rep@gmail.example.com")
     mailbox, _page = connect(alice, google, "rep@gmail.example.com")
-    recipient, password = mail_servers.mailbox("prospect@reader.example.com")
+    recipient, password = mail_servers.mailbox(alice.user.email)
     google.relay = (
         "localhost",
         mail_servers.smtp.port,
@@ -147,19 +156,10 @@ def test_send_through_gmail_and_read_it_back_over_imap(alice, google, mail_serve
         password,
         mail_servers.client_tls_context(),
     )
-    response = alice.client.post(
-        reverse("mailbox_send_test", args=[mailbox.pk]), {"to": recipient}, follow=True
-    )
+    response = alice.client.post(reverse("mailbox_send_test", args=[mailbox.pk]), follow=True)
     assert "Test email sent" in response.content.decode(), response.content.decode()
-    with imapclient.IMAPClient(
-        "localhost",
-        port=mail_servers.dovecot.imaps_port,
-        ssl_context=mail_servers.client_tls_context(),
-    ) as client:
-        client.login(recipient, password)
-        client.select_folder("INBOX", readonly=True)
-        [data] = client.fetch(client.search("ALL"), ["RFC822"]).values()
-    assert b"Subject: FluenzR test email from rep@gmail.example.com" in data[b"RFC822"]
+    [data] = read_inbox(mail_servers, recipient, password, subject="rep@gmail.example.com")
+    assert b"Subject: FluenzR test email from rep@gmail.example.com" in data
     assert google.count("POST", r"/messages/send") == 1
 
 
@@ -193,7 +193,7 @@ def test_invalid_grant_puts_the_mailbox_in_error_once(alice, google):
     assert errors.count() == 1
     assert errors.get().data["account"]["email"] == "revoked@gmail.example.com"
     refreshes = google.count("POST", r"^/token$")
-    alice.client.post(reverse("mailbox_send_test", args=[mailbox.pk]), {"to": "x@y.test"})
+    alice.client.post(reverse("mailbox_send_test", args=[mailbox.pk]))
     assert google.count("POST", r"^/token$") == refreshes  # no retry loop on a dead grant
 
 
@@ -221,12 +221,13 @@ def test_a_sending_quota_429_pauses_the_mailbox_until_tomorrow(alice, google):
         },
     )
     page = alice.client.post(
-        reverse("mailbox_send_test", args=[mailbox.pk]), {"to": "x@y.test"}, follow=True
+        reverse("mailbox_send_test", args=[mailbox.pk]), follow=True
     ).content.decode()
     assert "The test email was not sent" in page
     mailbox.refresh_from_db()
     assert mailbox.status == MailboxStatus.PAUSED and mailbox.paused_until is not None
     assert "quota" in mailbox.status_reason
+    assert mailbox.sent_today == 0  # refused before it left: the send was given back
     assert not Event.objects.for_workspace(alice.workspace).filter(type="account.error").exists()
 
 

@@ -27,6 +27,10 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "import.completed",
         "account.connected",
         "account.error",
+        "account.paused",
+        "account.resumed",
+        "account.disconnected",
+        "account.deleted",
     }
 )
 

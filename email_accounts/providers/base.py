@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -23,8 +23,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class OAuthTokens:
-    access_token: str
-    refresh_token: str
+    # Secrets stay out of reprs, which error reports and debuggers print.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     expires_at: datetime | None  # UTC
     scopes: tuple[str, ...]
 
@@ -35,7 +36,7 @@ class ServerSettings:
     port: int
     security: str  # see connection.Security
     username: str
-    password: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import ipaddress
+import re
 import smtplib
 import socket
 import ssl
@@ -24,7 +26,31 @@ from email_accounts.providers.base import Folders, ServerSettings
 class Security(StrEnum):
     SSL = "ssl"  # TLS from the first byte (465 for SMTP, 993 for IMAP)
     STARTTLS = "starttls"  # plain, then upgraded (587 / 143)
+    # Passwords in clear text: accepted from the code (tests of old servers), never offered
+    # by the form or the API.
     NONE = "none"
+
+
+# A host name as users type it: no scheme, no port, no path.
+HOST_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+
+
+class PrivateHostRefused(OSError):
+    """The host resolves to a loopback, private, link-local or reserved address."""
+
+
+def require_public_host(host: str, port: int) -> None:
+    """Customers' mail servers are on the internet. A host that resolves to an internal address
+    (loopback, private networks, link-local cloud metadata…) would let the connection test
+    probe FluenzR's own network, so it is refused unless EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS is
+    on (self-hosting next to one's mail server, and the tests' loopback servers)."""
+    if settings.EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS:
+        return
+    for *_ignored, address in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
+        ip = ipaddress.ip_address(address[0].split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if not (mapped or ip).is_global:
+            raise PrivateHostRefused(host)
 
 
 class ConnectionProblem(Exception):
@@ -51,7 +77,13 @@ def _network_problem(step: str, server: ServerSettings, error: BaseException) ->
     name = "SMTP" if step == "smtp" else "IMAP"
     where = {"protocol": name, "host": server.host, "port": server.port}
     setting = "port"
-    if isinstance(error, socket.gaierror):
+    if isinstance(error, PrivateHostRefused):
+        text = _(
+            "%(protocol)s: %(host)s is a private or local address. FluenzR connects only to "
+            "mail servers on the internet: use the host name your provider gives."
+        )
+        setting = "host"
+    elif isinstance(error, socket.gaierror):
         text = _("The %(protocol)s server “%(host)s” was not found. Check the host name.")
         setting = "host"
     elif isinstance(error, ConnectionRefusedError):
@@ -90,7 +122,7 @@ def _network_problem(step: str, server: ServerSettings, error: BaseException) ->
     return ConnectionProblem(step, text % where, setting)
 
 
-def _wrong_password(step: str, host: str) -> ConnectionProblem:
+def wrong_password(step: str, host: str) -> ConnectionProblem:
     text = _(
         "The username or password was refused. Check them; for Gmail or Google Workspace, use a "
         "16-character App Password (2-Step Verification must be on)."
@@ -114,6 +146,7 @@ def _password_unchecked(step: str, host: str) -> ConnectionProblem:
 def open_smtp(server: ServerSettings) -> smtplib.SMTP:
     """An SMTP session, connected, secured and logged in, for the connection test and the
     provider; the caller closes it. Failures are raised as smtplib and socket raise them."""
+    require_public_host(server.host, server.port)
     context = tls_context()
     timeout = settings.EMAIL_ACCOUNTS_STEP_TIMEOUT
     if server.security == Security.SSL:
@@ -135,7 +168,7 @@ def smtp_problem(server: ServerSettings, error: OSError) -> ConnectionProblem:
     if isinstance(error, smtplib.SMTPAuthenticationError):
         if error.smtp_code < 500:  # "454 4.7.0 Temporary authentication failure"
             return _password_unchecked("smtp", server.host)
-        return _wrong_password("smtp", server.host)
+        return wrong_password("smtp", server.host)
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return ConnectionProblem(
             "smtp",
@@ -186,6 +219,7 @@ def _folders(listed: list[tuple[tuple[bytes, ...], bytes, str]]) -> Folders:
 def open_imap(server: ServerSettings) -> imapclient.IMAPClient:
     """An IMAP session, connected, secured and logged in, for the connection test and the
     provider; the caller logs out. Failures are raised as imapclient and socket raise them."""
+    require_public_host(server.host, server.port)
     client = imapclient.IMAPClient(
         server.host,
         port=server.port,
@@ -209,7 +243,8 @@ def imap_problem(server: ServerSettings, error: Exception) -> ConnectionProblem:
     if isinstance(error, LoginError):
         if "[UNAVAILABLE]" in str(error):  # RFC 5530: the authentication backend is down
             return _password_unchecked("imap", server.host)
-        if "not enabled for imap" in str(error).lower():  # Gmail's answer when IMAP is off
+        words = " ".join(re.split(r"[\W_]+", str(error).lower()))
+        if "not enabled for imap" in words:  # Gmail's answer when IMAP is off
             return ConnectionProblem(
                 "imap",
                 _(
@@ -218,7 +253,7 @@ def imap_problem(server: ServerSettings, error: Exception) -> ConnectionProblem:
                 ),
                 "password",
             )
-        return _wrong_password("imap", server.host)
+        return wrong_password("imap", server.host)
     return _network_problem("imap", server, error)
 
 

@@ -379,10 +379,10 @@ def _first_arg(error: BaseException) -> BaseException | None:
 
 def _network_error(error: Exception, *, sending: bool) -> ProviderError:
     # A connection that was never made carried nothing: only then is a send known not to have
-    # left. A timeout or a reset after the request was written leaves it unknown.
-    never_connected = isinstance(
-        error, requests.ConnectTimeout | requests.exceptions.SSLError
-    ) or any(
+    # left. A timeout, a reset or a TLS error (requests reports one while reading the answer
+    # the same way as one in the handshake) after the request may have been written leaves it
+    # unknown.
+    never_connected = isinstance(error, requests.ConnectTimeout) or any(
         isinstance(cause, NewConnectionError | ConnectionRefusedError) for cause in _causes(error)
     )
     if sending and not never_connected:

@@ -33,8 +33,6 @@ from email_accounts.providers.base import (
     OutcomeUnknown,
     OutgoingMessage,
     ProviderError,
-    RecipientRejected,
-    SenderQuotaReached,
     SentMessage,
     ServerSettings,
     TransientError,
@@ -46,6 +44,7 @@ from email_accounts.providers.connection import (
     open_smtp,
     smtp_problem,
 )
+from email_accounts.providers.smtp_replies import smtp_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +53,6 @@ RESYNC_DAYS = 7  # after a UIDVALIDITY change, the window read again…
 RESYNC_LIMIT = 500  # …and at most this many messages of it per folder
 
 _HEADERS = BytesHeaderParser(policy=policy.default)
-_ENHANCED = re.compile(r"\s*([245]\.\d{1,3}\.\d{1,3})\b")  # RFC 3463, at the start of the text
-# The sending account's own limit, as hosts word it: Gmail "5.4.5 Daily user sending quota
-# exceeded", Microsoft 365 "5.1.90 …daily limit for message recipients" and
-# "SubmissionQuotaExceeded", others "4.7.0 … rate limited".
-_QUOTA_CODES = ("5.4.5", "5.1.90")
-_QUOTA_TEXT = re.compile(r"quota|\brate\b|rate.?limit|sending limit|daily limit", re.IGNORECASE)
-_FULL_TEXT = re.compile(r"mailbox (is )?full|over quota", re.IGNORECASE)  # the recipient's quota
-# About the sender, not the recipient: bad sender address (5.1.7, 5.1.8, which Outlook.com
-# also uses for an account blocked for spam), "not allowed to send as" and blocked accounts
-# (Microsoft 365, whose STOREDRV errors carry a recipient-looking 5.2.0).
-_SENDER_CODES = ("5.1.7", "5.1.8", "5.7.60", "5.2.252")
-_SENDER_TEXT = re.compile(r"SendAsDenied|OutboundSpam|bad outbound sender", re.IGNORECASE)
-_AUTH_CODES = ("5.7.8", "5.7.57")  # credentials invalid, client not authenticated (M365)
 
 
 def _provider_error(problem: ConnectionProblem) -> ProviderError:
@@ -156,18 +142,18 @@ class SmtpImapProvider(MailboxProvider):
         if not "".join((message.sender, *message.recipients)).isascii():
             if not client.has_extn("smtputf8"):
                 text = b"5.6.7 This server does not accept non-ASCII addresses"
-                raise self._refusal("rcpt", 553, text, message)
+                raise smtp_refusal(self.smtp.host, "rcpt", 553, text, message)
             options.append("SMTPUTF8")
         try:
             code, reply = client.mail(message.sender, options)
             if not 200 <= code < 300:
-                raise self._refusal("mail", code, reply, message)
+                raise smtp_refusal(self.smtp.host, "mail", code, reply, message)
             # Every recipient is accepted before DATA, or none gets it: a partial send that
             # raised would be resent to those who already had it.
             for recipient in message.recipients:
                 code, reply = client.rcpt(recipient)
                 if not 200 <= code < 300:
-                    raise self._refusal("rcpt", code, reply, message, recipient)
+                    raise smtp_refusal(self.smtp.host, "rcpt", code, reply, message, recipient)
         except OSError as error:
             raise self._broken(error) from None
 
@@ -176,7 +162,7 @@ class SmtpImapProvider(MailboxProvider):
         try:
             code, reply = client.docmd("DATA")
             if code != 354:
-                raise self._refusal("data", code, reply, message)
+                raise smtp_refusal(self.smtp.host, "data", code, reply, message)
             # From the first byte of content on, the server may have accepted the message
             # whatever happens next: only find_sent can tell, never a resend.
             started = True
@@ -191,68 +177,12 @@ class SmtpImapProvider(MailboxProvider):
             )
             raise OutcomeUnknown(text % {"host": self.smtp.host, "error": error}) from None
         if not 200 <= code < 300:
-            raise self._refusal("data", code, reply, message)
+            raise smtp_refusal(self.smtp.host, "data", code, reply, message)
 
     def _broken(self, error: OSError) -> TransientError:
         return TransientError(
             _("SMTP: the connection to %(host)s broke before sending (%(error)s).")
             % {"host": self.smtp.host, "error": error}
-        )
-
-    def _refusal(
-        self, stage: str, code: int, reply: bytes, message: OutgoingMessage, recipient: str = ""
-    ) -> ProviderError:
-        """What an SMTP refusal at MAIL ("mail"), RCPT ("rcpt") or DATA ("data", the command
-        or the end of the content) means. Nothing was sent in any of these cases.
-
-        - The account's own sending limit (see _QUOTA_*) → SenderQuotaReached, whatever the
-          stage; a full recipient mailbox ("5.2.2 … over quota") is not one.
-        - Credentials refused (530, 535, 5.7.8, 5.7.57) → AuthenticationFailed.
-        - A permanent refusal of the sender (5xx at MAIL, or _SENDER_* anywhere) →
-          AuthenticationFailed too: every send from this mailbox would fail (and bounce contact
-          after contact) until the user acts, which is what putting the mailbox in error asks.
-        - 4xx → TransientError, unless it is about the recipient's address or mailbox
-          (x.1.x, x.2.x: "4.2.2 mailbox full") at RCPT or DATA: a soft RecipientRejected, which
-          the caller retries with backoff and then counts as hard. Greylisting, throttling and
-          system trouble (4.3, 4.4, 4.7, 421) are not the contact's: TransientError.
-        - Any other 5xx at RCPT or DATA → RecipientRejected with its enhanced code. At DATA the
-          whole (single-recipient) message was refused; 5.7.x policy or 5.6.x content blocks are
-          not the contact's fault, and the caller tells them apart by `enhanced_code` rather
-          than this module guessing.
-        """
-        text = " ".join(reply.decode("utf-8", "replace").split())
-        match = _ENHANCED.match(text)
-        enhanced = match.group(1) if match else ""
-        about_recipient = enhanced[2:4] in ("1.", "2.") and enhanced not in _QUOTA_CODES
-        recipient_full = enhanced.endswith(".2.2") or _FULL_TEXT.search(text)
-        sender_refused = enhanced in _SENDER_CODES or _SENDER_TEXT.search(text)
-        said = {
-            "host": self.smtp.host,
-            "sender": message.sender,
-            "recipient": recipient or ", ".join(message.recipients),
-            "reply": f"{code} {text}",
-        }
-        if enhanced in _QUOTA_CODES or (not recipient_full and _QUOTA_TEXT.search(text)):
-            return SenderQuotaReached(
-                _("SMTP: %(host)s says the sending limit is reached (%(reply)s).") % said
-            )
-        if code in (530, 535) or enhanced in _AUTH_CODES:
-            error = smtplib.SMTPAuthenticationError(code, reply)
-            return AuthenticationFailed(smtp_problem(self.smtp, error).message)
-        if code >= 500 and (stage == "mail" or sender_refused):
-            return AuthenticationFailed(
-                _(
-                    "SMTP: %(host)s refuses to send as %(sender)s (%(reply)s). Send from the "
-                    "mailbox's own address, or an alias it is allowed to use."
-                )
-                % said
-            )
-        if code < 500 and (stage == "mail" or code == 421 or not about_recipient):
-            return TransientError(_("SMTP: %(host)s asks to try later (%(reply)s).") % said)
-        return RecipientRejected(
-            _("SMTP: the message to %(recipient)s was refused (%(reply)s).") % said,
-            code=code,
-            enhanced_code=enhanced,
         )
 
     def _file_in_sent(self, raw: bytes) -> None:
@@ -265,6 +195,8 @@ class SmtpImapProvider(MailboxProvider):
                 client.append(self.folders.sent, raw, flags=[SEEN])
         except ProviderError as error:
             logger.warning("Sent, but not filed in %s: %s", self.folders.sent, error.message)
+        except Exception:  # whatever it is, the mail has left: never report the send as failed
+            logger.exception("Sent, but not filed in %s", self.folders.sent)
 
     # ------------------------------------------------------------------------- reading
 

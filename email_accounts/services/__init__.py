@@ -10,17 +10,20 @@ from email_accounts.services.gmail import (
 )
 from email_accounts.services.mailboxes import (
     MailboxSettings,
+    ServerInput,
     SmtpImapDetails,
     mailbox_connect_smtp,
-    mailbox_mark_error,
     mailbox_pause,
-    mailbox_pause_until,
-    mailbox_payload,
-    mailbox_release_send,
-    mailbox_reserve_send,
     mailbox_resume,
     mailbox_update_servers,
     mailbox_update_settings,
+    smtp_imap_details,
+)
+from email_accounts.services.quota import mailbox_release_send, mailbox_reserve_send
+from email_accounts.services.status import (
+    mailbox_mark_error,
+    mailbox_pause_until,
+    mailbox_payload,
     mailboxes_resume_due,
 )
 from email_accounts.services.usage import (
@@ -34,6 +37,7 @@ from email_accounts.services.usage import (
 __all__ = [
     "MailboxSettings",
     "PendingConsent",
+    "ServerInput",
     "SmtpImapDetails",
     "gmail_configured",
     "gmail_oauth_complete",
@@ -56,4 +60,5 @@ __all__ = [
     "mailbox_update_settings",
     "mailboxes_resume_due",
     "open_provider",
+    "smtp_imap_details",
 ]

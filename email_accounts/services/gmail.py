@@ -14,10 +14,11 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 from google.auth.exceptions import GoogleAuthError
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2.credentials import Credentials
@@ -38,11 +39,10 @@ from email_accounts.selectors import GMAIL_SCOPES
 from email_accounts.services.mailboxes import (
     clean_mailbox_email,
     duplicate_error,
-    mailbox_payload,
-    mark_connected,
     require_room_for_one_more,
+    save_new_mailbox,
 )
-from webhooks.events import emit
+from email_accounts.services.status import mark_connected
 
 logger = logging.getLogger(__name__)
 HTTP_TIMEOUT = 15
@@ -113,6 +113,11 @@ def gmail_oauth_start(
         )
     if mailbox is None:
         require_room_for_one_more(workspace)
+    elif mailbox.provider != Provider.GMAIL:
+        raise ServiceError(
+            _("%(email)s is connected with SMTP/IMAP: change its servers or password instead.")
+            % {"email": mailbox.email}
+        )
     flow = _flow(redirect_uri)
     # Offline access and a consent prompt every time: Google only returns a refresh token
     # on consent, and a reconnect must get a new one.
@@ -175,6 +180,7 @@ def _tokens_from(token: dict[str, Any], previous: OAuthTokens | None) -> OAuthTo
     )
 
 
+@sensitive_variables()  # the tokens
 def gmail_oauth_complete(
     *, workspace: Workspace, pending: PendingConsent | None, redirect_uri: str, params: dict
 ) -> Mailbox:
@@ -209,8 +215,8 @@ def gmail_oauth_complete(
     if existing is not None and existing.email.lower() != email.lower():
         raise ServiceError(
             _(
-                "You signed in to Google as %(signed_in)s, but this row is %(mailbox)s. Reconnect "
-                "again and choose %(mailbox)s on Google's screen."
+                "You signed in to Google as %(signed_in)s, but you are reconnecting %(mailbox)s. "
+                "Try again and choose %(mailbox)s on Google's screen."
             )
             % {"signed_in": email, "mailbox": existing.email}
         )
@@ -228,7 +234,6 @@ def _gmail_daily_max(hosted_domain: str) -> int:
 
 
 def _create(workspace: Workspace, email: str, tokens: OAuthTokens, hosted_domain: str) -> Mailbox:
-    require_room_for_one_more(workspace)
     now = timezone.now()
     daily_max = _gmail_daily_max(hosted_domain)
     mailbox = Mailbox(
@@ -246,16 +251,7 @@ def _create(workspace: Workspace, email: str, tokens: OAuthTokens, hosted_domain
     )
     mailbox.ramp_up_started_on = mailbox.local_day(now)
     mailbox.set_oauth_tokens(tokens)
-    try:
-        with transaction.atomic():
-            mailbox.save()
-            emit(
-                workspace=workspace,
-                type="account.connected",
-                data={"account": mailbox_payload(mailbox)},
-            )
-    except IntegrityError:
-        raise duplicate_error(email) from None
+    save_new_mailbox(mailbox)
     return mailbox
 
 
@@ -264,7 +260,11 @@ def _reconnect(mailbox: Mailbox, tokens: OAuthTokens, hosted_domain: str) -> Mai
     mailbox = (
         Mailbox.objects.for_workspace(mailbox.workspace).select_for_update().get(pk=mailbox.pk)
     )
+    if mailbox.provider != Provider.GMAIL:  # never OAuth tokens over SMTP settings
+        raise duplicate_error(mailbox.email)
     mailbox.set_oauth_tokens(tokens)
+    # A new grant: tokens refreshed by providers built before it must not overwrite it.
+    mailbox.connected_at = timezone.now()
     mailbox.google_workspace_domain = hosted_domain
     mailbox.daily_limit_max = _gmail_daily_max(hosted_domain)
     mailbox.daily_limit = min(mailbox.daily_limit, mailbox.daily_limit_max)
@@ -273,7 +273,7 @@ def _reconnect(mailbox: Mailbox, tokens: OAuthTokens, hosted_domain: str) -> Mai
     return mailbox
 
 
-def gmail_revoke(mailbox: Mailbox) -> bool:
+def gmail_revoke(*, mailbox: Mailbox) -> bool:
     """Ask Google to revoke the grant (the refresh token revokes its access tokens too).
     The credentials are forgotten whatever Google answers: a failed revoke is logged."""
     tokens = mailbox.oauth_tokens

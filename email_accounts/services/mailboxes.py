@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 from email_validator import EmailNotValidError, validate_email
 
 from accounts.errors import ServiceError
 from accounts.models import Workspace
 from accounts.services import require_in_workspace, workspace_require_within_limit
-from email_accounts import selectors
 from email_accounts.models import (
     SMTP_DAILY_MAX,
     SMTP_DEFAULT_DAILY_LIMIT,
@@ -27,19 +24,7 @@ from email_accounts.models import (
 )
 from email_accounts.providers.base import ServerSettings
 from email_accounts.providers.connection import ConnectionProblem, check_imap, check_smtp
-from webhooks.events import emit
-
-
-def mailbox_payload(mailbox: Mailbox) -> dict[str, Any]:
-    """How a mailbox appears in events (webhooks deliver this). No credential, ever."""
-    return {
-        "id": str(mailbox.pk),
-        "url": f"/api/v1/email-accounts/{mailbox.pk}/",
-        "email": mailbox.email,
-        "provider": mailbox.provider,
-        "status": mailbox.status,
-        "status_reason": mailbox.status_reason,
-    }
+from email_accounts.services.status import emit_account_event, mark_connected, set_status
 
 
 def clean_mailbox_email(value: str) -> str:
@@ -51,7 +36,11 @@ def clean_mailbox_email(value: str) -> str:
         ) from None
 
 
-def require_room_for_one_more(workspace: Workspace) -> None:
+def require_room_for_one_more(workspace: Workspace, *, lock: bool = False) -> None:
+    """The plan's mailbox count. With `lock` (inside the transaction that creates the
+    mailbox), the workspace row is locked so two creations at once cannot both fit."""
+    if lock:
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     count = Mailbox.objects.for_workspace(workspace).count()
     workspace_require_within_limit(workspace=workspace, limit="max_mailboxes", wanted=count + 1)
 
@@ -62,14 +51,6 @@ def duplicate_error(email: str) -> ServiceError:
         % {"email": email},
         field="email",
     )
-
-
-def set_status(mailbox: Mailbox, status: str, reason: str = "") -> None:
-    mailbox.status = status
-    mailbox.status_reason = reason[:500]
-    mailbox.status_since = timezone.now()
-    if status != MailboxStatus.PAUSED:
-        mailbox.paused_until = None
 
 
 # --------------------------------------------------------------------------- SMTP + IMAP
@@ -84,6 +65,71 @@ class SmtpImapDetails:
     append_to_sent: bool
 
 
+@dataclass(frozen=True)
+class ServerInput:
+    """One server as the form or the API gives it: blanks mean "the default" or "unchanged"."""
+
+    host: str
+    port: int
+    security: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+def _password_for(
+    step: str, given: ServerInput, server: tuple, saved: ServerSettings | None, fallback: str
+) -> str:
+    if given.password or fallback:
+        return given.password or fallback
+    if saved is None:
+        raise ServiceError(_("Enter the password."), field=f"{step}_password")
+    # The saved password only ever goes back to the server it was saved for: otherwise
+    # anyone could point the mailbox at their own server and read it.
+    if server != (saved.host, saved.port, saved.security, saved.username):
+        raise ServiceError(
+            _("The server settings changed: enter the password again."), field=f"{step}_password"
+        )
+    return saved.password
+
+
+@sensitive_variables()
+def smtp_imap_details(
+    *,
+    email: str,
+    sender_name: str,
+    smtp: ServerInput,
+    imap: ServerInput,
+    append_to_sent: bool,
+    saved: Mailbox | None = None,
+) -> SmtpImapDetails:
+    """Fill in the defaults: the SMTP username is the address, IMAP takes SMTP's username and
+    password unless told otherwise, and a blank password on edit keeps the saved one."""
+    saved_smtp = saved.smtp_settings if saved else None
+    saved_imap = saved.imap_settings if saved else None
+    smtp_server = (
+        smtp.host.strip().lower(),
+        smtp.port,
+        smtp.security,
+        smtp.username.strip() or email.strip(),
+    )
+    imap_server = (
+        imap.host.strip().lower(),
+        imap.port,
+        imap.security,
+        imap.username.strip() or smtp_server[3],
+    )
+    smtp_password = _password_for("smtp", smtp, smtp_server, saved_smtp, "")
+    imap_password = _password_for("imap", imap, imap_server, saved_imap, smtp.password)
+    return SmtpImapDetails(
+        email=email.strip(),
+        sender_name=sender_name,
+        smtp=ServerSettings(*smtp_server, smtp_password),
+        imap=ServerSettings(*imap_server, imap_password),
+        append_to_sent=append_to_sent,
+    )
+
+
+@sensitive_variables()  # error reports never show the passwords they hold
 def test_servers(details: SmtpImapDetails) -> dict[str, str | None]:
     """The real connection test (SMTP, then IMAP); returns the folders found. A failure is a
     ServiceError on the field to fix, with the sentence that says how."""
@@ -95,6 +141,7 @@ def test_servers(details: SmtpImapDetails) -> dict[str, str | None]:
     return {"inbox": folders.inbox, "sent": folders.sent, "junk": folders.junk}
 
 
+@sensitive_variables()
 def mailbox_connect_smtp(*, workspace: Workspace, details: SmtpImapDetails) -> Mailbox:
     """Test the servers, then save: nothing is saved half-valid."""
     email = clean_mailbox_email(details.email)
@@ -119,19 +166,22 @@ def mailbox_connect_smtp(*, workspace: Workspace, details: SmtpImapDetails) -> M
     )
     mailbox.ramp_up_started_on = mailbox.local_day(now)
     mailbox.set_servers(smtp=details.smtp, imap=details.imap)
-    try:
-        with transaction.atomic():
-            mailbox.save()
-            emit(
-                workspace=workspace,
-                type="account.connected",
-                data={"account": mailbox_payload(mailbox)},
-            )
-    except IntegrityError:  # the same address, connected at the same moment
-        raise duplicate_error(email) from None
+    save_new_mailbox(mailbox)
     return mailbox
 
 
+def save_new_mailbox(mailbox: Mailbox) -> None:
+    """Insert a mailbox whose connection was just proved, within the plan, once per address."""
+    try:
+        with transaction.atomic():
+            require_room_for_one_more(mailbox.workspace, lock=True)
+            mailbox.save()
+            emit_account_event(mailbox=mailbox, type="account.connected")
+    except IntegrityError:  # the same address, connected at the same moment
+        raise duplicate_error(mailbox.email) from None
+
+
+@sensitive_variables()
 def mailbox_update_servers(
     *, workspace: Workspace, mailbox: Mailbox, details: SmtpImapDetails
 ) -> Mailbox:
@@ -152,19 +202,6 @@ def mailbox_update_servers(
     return mailbox
 
 
-def mark_connected(mailbox: Mailbox) -> None:
-    """Connected again after an error or a disconnection (not after a pause the user chose)."""
-    was = mailbox.status
-    if was in (MailboxStatus.ERROR, MailboxStatus.DISCONNECTED):
-        set_status(mailbox, MailboxStatus.CONNECTED)
-        mailbox.connected_at = timezone.now()
-        emit(
-            workspace=mailbox.workspace,
-            type="account.connected",
-            data={"account": mailbox_payload(mailbox)},
-        )
-
-
 # --------------------------------------------------------------------------- settings
 
 
@@ -181,19 +218,26 @@ class MailboxSettings:
     timezone: str
 
 
+def daily_limit_ceiling_text(mailbox: Mailbox) -> str:
+    """Why the daily limit cannot go higher: Google's own limit, or FluenzR's for SMTP."""
+    if mailbox.provider == Provider.GMAIL:
+        text = _(
+            "Google allows at most %(max)d emails a day from this mailbox; enter %(max)d or less."
+        )
+    else:
+        text = _(
+            "FluenzR sends at most %(max)d cold emails a day from one mailbox; enter %(max)d "
+            "or less, and add mailboxes for more volume."
+        )
+    return text % {"max": mailbox.daily_limit_max}
+
+
 def clean_settings(mailbox: Mailbox, values: MailboxSettings) -> None:
     """Every rule, with the field it belongs to and what to enter instead."""
     if values.daily_limit < 1:
         raise ServiceError(_("The daily limit must be at least 1."), field="daily_limit")
     if values.daily_limit > mailbox.daily_limit_max:
-        raise ServiceError(
-            _(
-                "%(provider)s allows at most %(max)d emails a day from this mailbox; enter "
-                "%(max)d or less."
-            )
-            % {"provider": mailbox.get_provider_display(), "max": mailbox.daily_limit_max},
-            field="daily_limit",
-        )
+        raise ServiceError(daily_limit_ceiling_text(mailbox), field="daily_limit")
     if values.ramp_up_enabled and values.ramp_up_start < 1:
         raise ServiceError(
             _("The ramp-up must start with at least 1 email a day."), field="ramp_up_start"
@@ -238,9 +282,12 @@ def mailbox_update_settings(
 def mailbox_pause(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
     require_in_workspace(mailbox, workspace)
     mailbox = Mailbox.objects.for_workspace(workspace).select_for_update().get(pk=mailbox.pk)
-    if mailbox.status == MailboxStatus.CONNECTED:
+    user_paused = mailbox.status == MailboxStatus.PAUSED and mailbox.paused_until is None
+    if mailbox.status in (MailboxStatus.CONNECTED, MailboxStatus.PAUSED) and not user_paused:
+        # Also over a quota pause: the user's pause has no end date, so the sweep keeps off it.
         set_status(mailbox, MailboxStatus.PAUSED, _("Paused by a user."))
         mailbox.save()
+        emit_account_event(mailbox=mailbox, type="account.paused")
     return mailbox
 
 
@@ -250,93 +297,10 @@ def mailbox_resume(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
     mailbox = Mailbox.objects.for_workspace(workspace).select_for_update().get(pk=mailbox.pk)
     if mailbox.status != MailboxStatus.PAUSED:
         raise ServiceError(
-            _("Only a paused mailbox can be resumed; this one is %(status)s.")
-            % {"status": mailbox.get_status_display().lower()}
+            _("Only a paused mailbox can be resumed; this one's status is “%(status)s”.")
+            % {"status": mailbox.get_status_display()}
         )
     set_status(mailbox, MailboxStatus.CONNECTED)
     mailbox.save()
+    emit_account_event(mailbox=mailbox, type="account.resumed")
     return mailbox
-
-
-def mailbox_mark_error(*, mailbox_id: Any, reason: str) -> None:
-    """Credentials refused: the mailbox stops sending until a user reconnects it, and the
-    customer hears about it (account.error). Repeated failures emit once."""
-    with transaction.atomic():
-        mailbox = Mailbox.objects.unscoped().select_for_update().get(pk=mailbox_id)
-        if mailbox.status == MailboxStatus.ERROR and mailbox.status_reason == reason:
-            return
-        set_status(mailbox, MailboxStatus.ERROR, reason)
-        mailbox.save(update_fields=["status", "status_reason", "status_since", "paused_until"])
-        emit(
-            workspace=mailbox.workspace,
-            type="account.error",
-            data={"account": mailbox_payload(mailbox)},
-        )
-
-
-def mailbox_pause_until(*, mailbox_id: Any, until: datetime, reason: str) -> None:
-    """The provider's own quota is spent (not a bounce): paused until `until`, then the
-    resume sweep connects it again."""
-    with transaction.atomic():
-        mailbox = Mailbox.objects.unscoped().select_for_update().get(pk=mailbox_id)
-        if mailbox.status not in (MailboxStatus.CONNECTED, MailboxStatus.PAUSED):
-            return
-        set_status(mailbox, MailboxStatus.PAUSED, reason)
-        mailbox.paused_until = until
-        mailbox.save(update_fields=["status", "status_reason", "status_since", "paused_until"])
-
-
-def mailboxes_resume_due(now: datetime | None = None) -> int:
-    """Resume the mailboxes whose provider pause has run out (a periodic sweep)."""
-    now = now or timezone.now()
-    return (
-        Mailbox.objects.unscoped()
-        .filter(status=MailboxStatus.PAUSED, paused_until__lte=now)
-        .update(
-            status=MailboxStatus.CONNECTED, status_reason="", status_since=now, paused_until=None
-        )
-    )
-
-
-# --------------------------------------------------------------------------- quota
-
-
-def mailbox_reserve_send(*, mailbox_id: Any, now: datetime | None = None) -> bool:
-    """Take one send from the mailbox's quota for its local day, or say there is none left.
-
-    One conditional UPDATE: two workers reserving at once can never overshoot, and the counter
-    restarts at the mailbox's own midnight. A send that does not happen gives it back
-    (`mailbox_release_send`)."""
-    now = now or timezone.now()
-    mailbox = (
-        Mailbox.objects.unscoped()
-        .only(
-            "timezone",
-            "daily_limit",
-            "ramp_up_enabled",
-            "ramp_up_start",
-            "ramp_up_increase",
-            "ramp_up_started_on",
-        )
-        .get(pk=mailbox_id)
-    )
-    today = mailbox.local_day(now)
-    limit = selectors.limit_on(mailbox, today)
-    updated = (
-        Mailbox.objects.unscoped()
-        .filter(pk=mailbox_id, status=MailboxStatus.CONNECTED)
-        .filter(~Q(sent_day=today) | Q(sent_day__isnull=True) | Q(sent_today__lt=limit))
-        .update(
-            sent_today=Case(When(sent_day=today, then=F("sent_today") + 1), default=Value(1)),
-            sent_day=today,
-            last_sent_at=now,
-        )
-    )
-    return updated == 1
-
-
-def mailbox_release_send(*, mailbox_id: Any, day: Any) -> None:
-    """Give back a reserved send that did not leave (deferred, stopped, refused before sending)."""
-    Mailbox.objects.unscoped().filter(pk=mailbox_id, sent_day=day, sent_today__gt=0).update(
-        sent_today=F("sent_today") - 1
-    )

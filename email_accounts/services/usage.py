@@ -7,6 +7,7 @@ they hold.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
@@ -14,18 +15,19 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import ServiceError
-from accounts.models import Workspace
+from accounts.models import User, Workspace
 from accounts.services import require_in_workspace
 from email_accounts.models import Mailbox, MailboxStatus, Provider
 from email_accounts.providers.base import (
     AuthenticationFailed,
     MailboxProvider,
     OAuthTokens,
+    OutcomeUnknown,
     OutgoingMessage,
     ProviderError,
     SenderQuotaReached,
@@ -33,19 +35,31 @@ from email_accounts.providers.base import (
 from email_accounts.providers.connection import ConnectionProblem, check_imap, check_smtp
 from email_accounts.providers.gmail import GmailProvider
 from email_accounts.providers.smtp_imap import SmtpImapProvider
+from email_accounts.selectors import limit_today
 from email_accounts.services.gmail import gmail_revoke
-from email_accounts.services.mailboxes import (
+from email_accounts.services.quota import mailbox_release_send, mailbox_reserve_send
+from email_accounts.services.status import (
+    emit_account_event,
     mailbox_mark_error,
     mailbox_pause_until,
     mark_connected,
     set_status,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def _save_refreshed_tokens(mailbox: Mailbox, tokens: OAuthTokens) -> None:
-    """Google refreshed the access token mid-call: keep it (it lasts an hour)."""
+    """Google refreshed the access token mid-call: keep it (it lasts an hour). Never over a
+    disconnection or a newer grant (a reconnect moves connected_at), and never at the cost of
+    the call's own result: a send that left must not look failed because this write did."""
     mailbox.set_oauth_tokens(tokens)
-    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(credentials=mailbox.credentials)
+    try:
+        Mailbox.objects.unscoped().filter(pk=mailbox.pk, connected_at=mailbox.connected_at).exclude(
+            status=MailboxStatus.DISCONNECTED
+        ).update(credentials=mailbox.credentials)
+    except DatabaseError:
+        logger.exception("Could not save mailbox %s's refreshed Gmail token", mailbox.pk)
 
 
 def provider_for(mailbox: Mailbox) -> MailboxProvider:
@@ -70,12 +84,12 @@ def next_local_midnight(mailbox: Mailbox, now: datetime) -> datetime:
 
 
 @contextmanager
-def open_provider(mailbox: Mailbox) -> Iterator[MailboxProvider]:
+def open_provider(*, mailbox: Mailbox) -> Iterator[MailboxProvider]:
     """The mailbox's provider; its typed errors still reach the caller, after the mailbox's
-    status has been updated for the two that concern the mailbox itself."""
-    provider = None
+    status has been updated for the two that concern the mailbox itself. A disconnected
+    mailbox raises AuthenticationFailed at once, and stays disconnected."""
+    provider = provider_for(mailbox)
     try:
-        provider = provider_for(mailbox)
         yield provider
     except AuthenticationFailed as error:
         mailbox_mark_error(mailbox_id=mailbox.pk, reason=error.message)
@@ -92,8 +106,7 @@ def open_provider(mailbox: Mailbox) -> Iterator[MailboxProvider]:
         )
         raise
     finally:
-        if provider is not None:
-            provider.close()
+        provider.close()
 
 
 def mailbox_test_connection(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
@@ -108,10 +121,13 @@ def mailbox_test_connection(*, workspace: Workspace, mailbox: Mailbox) -> Mailbo
             check_smtp(mailbox.smtp_settings)
             folders = check_imap(mailbox.imap_settings)
         else:
-            with open_provider(mailbox) as provider:
+            with open_provider(mailbox=mailbox) as provider:
                 provider.verify()
     except ConnectionProblem as problem:
-        mailbox_mark_error(mailbox_id=mailbox.pk, reason=problem.message)
+        # Refused credentials put the mailbox in error; a timeout or a server that could not
+        # check the password just now says so without blaming the mailbox.
+        if problem.setting == "password":
+            mailbox_mark_error(mailbox_id=mailbox.pk, reason=problem.message)
         raise ServiceError(problem.message) from None
     except ProviderError as error:  # an auth failure was recorded by open_provider
         raise ServiceError(error.message) from None
@@ -147,19 +163,27 @@ def build_test_message(mailbox: Mailbox, to: str) -> OutgoingMessage:
     )
 
 
-def mailbox_send_test(*, workspace: Workspace, mailbox: Mailbox, to: str) -> None:
-    """Send a short test email to the user's own address. Sent outside the daily quota (it is
-    the user's own mail, one at a time), and never retried."""
+def mailbox_send_test(*, workspace: Workspace, mailbox: Mailbox, user: User) -> None:
+    """Send a short test email to the user's own address, never anyone else's. It counts in the
+    mailbox's daily quota like any send, and is never retried."""
     require_in_workspace(mailbox, workspace)
-    if mailbox.status in (MailboxStatus.DISCONNECTED, MailboxStatus.ERROR):
+    if mailbox.status != MailboxStatus.CONNECTED:
         raise ServiceError(
-            _("This mailbox is %(status)s: fix it first (%(reason)s).")
-            % {"status": mailbox.get_status_display().lower(), "reason": mailbox.status_reason}
+            _("This mailbox's status is “%(status)s”: fix it first (%(reason)s).")
+            % {"status": mailbox.get_status_display(), "reason": mailbox.status_reason}
+        )
+    now = timezone.now()
+    if not mailbox_reserve_send(mailbox_id=mailbox.pk, now=now):
+        raise ServiceError(
+            _("This mailbox has sent its %(limit)d emails for today; try again tomorrow.")
+            % {"limit": limit_today(mailbox, now)}
         )
     try:
-        with open_provider(mailbox) as provider:
-            provider.send(build_test_message(mailbox, to))
+        with open_provider(mailbox=mailbox) as provider:
+            provider.send(build_test_message(mailbox, user.email))
     except ProviderError as error:
+        if not isinstance(error, OutcomeUnknown):  # it did not leave: give the send back
+            mailbox_release_send(mailbox_id=mailbox.pk, day=mailbox.local_day(now))
         raise ServiceError(
             _("The test email was not sent: %(reason)s") % {"reason": error.message}
         ) from None
@@ -172,8 +196,10 @@ def mailbox_delete(*, workspace: Workspace, mailbox: Mailbox) -> None:
     """Remove the mailbox for good (disconnecting a Gmail one revokes its token first)."""
     require_in_workspace(mailbox, workspace)
     if mailbox.provider == Provider.GMAIL:
-        gmail_revoke(mailbox)
-    mailbox.delete()
+        gmail_revoke(mailbox=mailbox)
+    with transaction.atomic():
+        emit_account_event(mailbox=mailbox, type="account.deleted")
+        mailbox.delete()
 
 
 def mailbox_disconnect(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
@@ -181,10 +207,11 @@ def mailbox_disconnect(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
     its history stay, so Reconnect picks up where it was."""
     require_in_workspace(mailbox, workspace)
     if mailbox.provider == Provider.GMAIL:
-        gmail_revoke(mailbox)
+        gmail_revoke(mailbox=mailbox)
     with transaction.atomic():
         mailbox = Mailbox.objects.for_workspace(workspace).select_for_update().get(pk=mailbox.pk)
         mailbox.clear_credentials()
         set_status(mailbox, MailboxStatus.DISCONNECTED, _("Disconnected by a user."))
         mailbox.save()
+        emit_account_event(mailbox=mailbox, type="account.disconnected")
     return mailbox

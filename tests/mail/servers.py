@@ -101,11 +101,17 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text() if path.exists() else ""
 
-    def add_user(self, address: str, password: str, imap_capability: str = "") -> None:
+    def add_user(
+        self, address: str, password: str, imap_capability: str = "", refuse_login: str = ""
+    ) -> None:
         """A mailbox Dovecot accepts logins for (its own file under users/). `imap_capability`
         replaces the capabilities it announces after login (one word, e.g. "UIDPLUS": a server
-        without MOVE); the commands themselves keep working."""
+        without MOVE); the commands themselves keep working. `refuse_login` refuses even the
+        right password with that text (as Gmail does when IMAP is off); a passwd-file field
+        cannot hold spaces, so they become underscores."""
         extra = f"userdb_imap_capability={imap_capability}" if imap_capability else ""
+        if refuse_login:
+            extra += " nologin reason=" + refuse_login.replace(" ", "_")
         path = self.root / "users" / address
         changed = path.exists() and self.passwords.get(address) != password
         path.write_text(f"{address}:{{PLAIN}}{password}::::::{extra}\n")
