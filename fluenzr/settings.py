@@ -252,6 +252,8 @@ EMAIL_ACCOUNTS_STEP_TIMEOUT = env_int("EMAIL_ACCOUNTS_STEP_TIMEOUT", 15)
 # Mailboxes on loopback or private networks (self-hosting beside one's own mail server).
 # Off: the connection test must not become a probe of FluenzR's own network.
 EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS = env_bool("EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS", False)
+# Connection tests a workspace may run per hour (each dials a host the user chose).
+EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR = env_int("EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR", 60)
 
 # Gmail by OAuth. Without a client id and secret the "+ Gmail" button explains what is missing.
 # The endpoints default to Google's; tests point them at a local server speaking its wire format.

@@ -405,6 +405,17 @@ def test_the_second_mailbox_on_free_names_the_plan_that_allows_more(alice, serve
     assert Mailbox.objects.for_workspace(alice.workspace).count() == 1
 
 
+def test_connection_tests_have_an_hourly_budget(alice, servers, settings):
+    settings.EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR = 3
+    address, password = servers.mailbox("budget@sender.example.com")
+    form = smtp_form(servers, address, "wrong")
+    for _attempt in range(3):
+        alice.client.post(reverse("smtp_new"), form)
+    response = alice.client.post(reverse("smtp_new"), smtp_form(servers, address, password))
+    assert "Too many connection tests this hour" in str(response.context["form"].errors)
+    assert not Mailbox.objects.for_workspace(alice.workspace).exists()
+
+
 def test_the_same_address_twice_is_refused(alice, servers):
     address, password = servers.mailbox("twice@sender.example.com")
     alice.client.post(reverse("smtp_new"), smtp_form(servers, address, password))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import zoneinfo
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -129,10 +132,26 @@ def smtp_imap_details(
     )
 
 
+def count_connection_test(workspace: Workspace) -> None:
+    """Each test dials a host the user chose and can wait 30 seconds: a workspace gets a
+    generous hourly budget, not an open-ended port scanner."""
+    key = f"mailbox-connection-tests:{workspace.pk}:{int(time.time() // 3600)}"
+    cache.add(key, 0, timeout=3600)
+    if cache.incr(key) > settings.EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR:
+        raise ServiceError(
+            _(
+                "Too many connection tests this hour (%(limit)d). Check the settings with your "
+                "provider's help page, then try again next hour."
+            )
+            % {"limit": settings.EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR}
+        )
+
+
 @sensitive_variables()  # error reports never show the passwords they hold
-def test_servers(details: SmtpImapDetails) -> dict[str, str | None]:
+def test_servers(*, workspace: Workspace, details: SmtpImapDetails) -> dict[str, str | None]:
     """The real connection test (SMTP, then IMAP); returns the folders found. A failure is a
     ServiceError on the field to fix, with the sentence that says how."""
+    count_connection_test(workspace)
     try:
         check_smtp(details.smtp)
         folders = check_imap(details.imap)
@@ -148,7 +167,7 @@ def mailbox_connect_smtp(*, workspace: Workspace, details: SmtpImapDetails) -> M
     require_room_for_one_more(workspace)
     if Mailbox.objects.for_workspace(workspace).filter(email__iexact=email).exists():
         raise duplicate_error(email)
-    folders = test_servers(details)
+    folders = test_servers(workspace=workspace, details=details)
     now = timezone.now()
     mailbox = Mailbox(
         workspace=workspace,
@@ -190,7 +209,7 @@ def mailbox_update_servers(
     require_in_workspace(mailbox, workspace)
     if mailbox.provider != Provider.SMTP:
         raise ServiceError(_("This mailbox is connected through Google: use Reconnect."))
-    folders = test_servers(details)
+    folders = test_servers(workspace=workspace, details=details)
     with transaction.atomic():
         mailbox = Mailbox.objects.for_workspace(workspace).select_for_update().get(pk=mailbox.pk)
         mailbox.sender_name = details.sender_name.strip() or mailbox.sender_name

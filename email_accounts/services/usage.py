@@ -37,6 +37,7 @@ from email_accounts.providers.gmail import GmailProvider
 from email_accounts.providers.smtp_imap import SmtpImapProvider
 from email_accounts.selectors import limit_today
 from email_accounts.services.gmail import gmail_revoke
+from email_accounts.services.mailboxes import count_connection_test
 from email_accounts.services.quota import mailbox_release_send, mailbox_reserve_send
 from email_accounts.services.status import (
     emit_account_event,
@@ -115,6 +116,7 @@ def mailbox_test_connection(*, workspace: Workspace, mailbox: Mailbox) -> Mailbo
     require_in_workspace(mailbox, workspace)
     if mailbox.status == MailboxStatus.DISCONNECTED or not mailbox.has_credentials:
         raise ServiceError(_("This mailbox is disconnected: reconnect it first."))
+    count_connection_test(workspace)
     folders = None
     try:
         if mailbox.provider == Provider.SMTP:
