@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from accounts.tenancy import WorkspaceOwnedModel
 from email_accounts.providers.base import Folders, OAuthTokens, ServerSettings
@@ -47,7 +47,8 @@ class Mailbox(WorkspaceOwnedModel):
     status = models.CharField(
         _("status"), max_length=20, choices=MailboxStatus.choices, default=MailboxStatus.CONNECTED
     )
-    # What happened, in words that say what to do ("Token expired — reconnect").
+    # What happened, in words that say what to do ("Token expired — reconnect"). FluenzR's own
+    # reasons are stored in English and shown in the reader's language (`reason_display`).
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     status_since = models.DateTimeField(_("since"))
     # A mailbox paused by the provider's quota (not by the user) sends again from this moment.
@@ -106,6 +107,12 @@ class Mailbox(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def reason_display(self) -> str:
+        """The status reason in the reader's language when it is one of FluenzR's own
+        sentences (stored in English); a server's own words stay as they were written."""
+        return gettext(self.status_reason) if self.status_reason else ""
 
     def __repr__(self) -> str:  # never the credentials
         return f"<Mailbox {self.pk} {self.provider} {self.email} {self.status}>"

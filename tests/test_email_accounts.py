@@ -191,7 +191,12 @@ def test_pause_resume_and_disconnect(alice, servers):
 
     alice.client.post(reverse("mailbox_pause", args=[mailbox.pk]))
     mailbox.refresh_from_db()
-    assert mailbox.status == MailboxStatus.PAUSED
+    assert (mailbox.status, mailbox.status_reason) == (MailboxStatus.PAUSED, "Paused by a user.")
+    # Stored in English, shown in each reader's language.
+    account_services.user_set_language(user=alice.user, language="fr")
+    page = alice.client.get(reverse("email_accounts")).content.decode()
+    assert "Mise en pause par un utilisateur." in page
+    account_services.user_set_language(user=alice.user, language="en")
     assert not services.mailbox_reserve_send(mailbox_id=mailbox.pk)  # a paused one never sends
     alice.client.post(reverse("mailbox_resume", args=[mailbox.pk]))
     mailbox.refresh_from_db()

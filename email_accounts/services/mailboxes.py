@@ -27,7 +27,12 @@ from email_accounts.models import (
 )
 from email_accounts.providers.base import ServerSettings
 from email_accounts.providers.connection import ConnectionProblem, check_imap, check_smtp
-from email_accounts.services.status import emit_account_event, mark_connected, set_status
+from email_accounts.services.status import (
+    REASON_USER_PAUSE,
+    emit_account_event,
+    mark_connected,
+    set_status,
+)
 
 
 def clean_mailbox_email(value: str) -> str:
@@ -304,7 +309,7 @@ def mailbox_pause(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
     user_paused = mailbox.status == MailboxStatus.PAUSED and mailbox.paused_until is None
     if mailbox.status in (MailboxStatus.CONNECTED, MailboxStatus.PAUSED) and not user_paused:
         # Also over a quota pause: the user's pause has no end date, so the sweep keeps off it.
-        set_status(mailbox, MailboxStatus.PAUSED, _("Paused by a user."))
+        set_status(mailbox, MailboxStatus.PAUSED, REASON_USER_PAUSE)
         mailbox.save()
         emit_account_event(mailbox=mailbox, type="account.paused")
     return mailbox

@@ -9,9 +9,17 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from email_accounts.models import Mailbox, MailboxStatus
 from webhooks.events import emit
+
+# FluenzR's own status reasons, stored in English and translated when shown.
+REASON_USER_PAUSE = gettext_noop("Paused by a user.")
+REASON_USER_DISCONNECT = gettext_noop("Disconnected by a user.")
+REASON_QUOTA_PAUSE = gettext_noop(
+    "The provider's daily sending quota is used up; sending resumes tomorrow."
+)
 
 
 def mailbox_payload(mailbox: Mailbox) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from email_accounts.services.gmail import gmail_revoke
 from email_accounts.services.mailboxes import count_connection_test
 from email_accounts.services.quota import mailbox_release_send, mailbox_reserve_send
 from email_accounts.services.status import (
+    REASON_QUOTA_PAUSE,
+    REASON_USER_DISCONNECT,
     emit_account_event,
     mailbox_mark_error,
     mailbox_pause_until,
@@ -103,7 +105,7 @@ def open_provider(*, mailbox: Mailbox) -> Iterator[MailboxProvider]:
         mailbox_pause_until(
             mailbox_id=mailbox.pk,
             until=until,
-            reason=_("The provider's daily sending quota is used up; sending resumes tomorrow."),
+            reason=REASON_QUOTA_PAUSE,
         )
         raise
     finally:
@@ -172,7 +174,7 @@ def mailbox_send_test(*, workspace: Workspace, mailbox: Mailbox, user: User) -> 
     if mailbox.status != MailboxStatus.CONNECTED:
         raise ServiceError(
             _("This mailbox's status is “%(status)s”: fix it first (%(reason)s).")
-            % {"status": mailbox.get_status_display(), "reason": mailbox.status_reason}
+            % {"status": mailbox.get_status_display(), "reason": mailbox.reason_display}
         )
     now = timezone.now()
     if not mailbox_reserve_send(mailbox_id=mailbox.pk, now=now):
@@ -213,7 +215,7 @@ def mailbox_disconnect(*, workspace: Workspace, mailbox: Mailbox) -> Mailbox:
     with transaction.atomic():
         mailbox = Mailbox.objects.for_workspace(workspace).select_for_update().get(pk=mailbox.pk)
         mailbox.clear_credentials()
-        set_status(mailbox, MailboxStatus.DISCONNECTED, _("Disconnected by a user."))
+        set_status(mailbox, MailboxStatus.DISCONNECTED, REASON_USER_DISCONNECT)
         mailbox.save()
         emit_account_event(mailbox=mailbox, type="account.disconnected")
     return mailbox
