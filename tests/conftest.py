@@ -134,6 +134,15 @@ def mail_servers(_mail_servers_session: MailServers) -> Iterator[MailServers]:
     _mail_servers_session.smtp.reset()
 
 
+@pytest.fixture
+def trusted_mail_servers(mail_servers: MailServers, settings) -> MailServers:
+    """The mail servers with their certificate trusted (as a customer's CA store trusts their
+    provider's) and short connection timeouts: loopback answers at once, or never."""
+    settings.EMAIL_ACCOUNTS_EXTRA_CA_FILE = str(mail_servers.dovecot.cert)
+    settings.EMAIL_ACCOUNTS_STEP_TIMEOUT = 3
+    return mail_servers
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright (its own browser download cannot work here)."""

@@ -20,15 +20,9 @@ from tests.mailboxes import read_inbox, unchecked_smtp_mailbox
 from webhooks.models import Event
 
 
-@pytest.fixture(autouse=True)
-def _short_timeouts(settings):
-    settings.EMAIL_ACCOUNTS_STEP_TIMEOUT = 3  # loopback answers at once, or never
-
-
 @pytest.fixture
-def servers(mail_servers, settings):
-    settings.EMAIL_ACCOUNTS_EXTRA_CA_FILE = str(mail_servers.dovecot.cert)
-    return mail_servers
+def servers(trusted_mail_servers):
+    return trusted_mail_servers
 
 
 def smtp_form(servers, address: str, password: str, **overrides) -> dict:
