@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
+from accounts.models import User
 from email_accounts import selectors, services
 from email_accounts.models import Mailbox, MailboxStatus
 from email_accounts.providers.base import AuthenticationFailed
@@ -512,3 +514,16 @@ def test_api_create_reports_the_failed_step(alice, servers):
     assert not Mailbox.objects.for_workspace(alice.workspace).exists()
     missing = alice.api.post("/api/v1/email-accounts/", {"email": "x@y.test"}, format="json")
     assert set(missing.json()["error"]["fields"]) >= {"smtp", "imap"}
+
+
+def test_staff_admin_shows_mailboxes_never_their_credentials(alice, charlie):
+    mailbox = unchecked_smtp_mailbox(alice.workspace, "support@sender.example.com")
+    unchecked_smtp_mailbox(charlie.workspace, "other@sender.example.com")
+    staff = User.objects.create_superuser(email="staff@example.test", password="pw-long-enough")
+    client = Client()
+    client.force_login(staff)
+    listing = client.get("/admin/email_accounts/mailbox/").content.decode()
+    assert "support@sender.example.com" in listing and "other@sender.example.com" in listing
+    page = client.get(f"/admin/email_accounts/mailbox/{mailbox.pk}/change/").content.decode()
+    assert "not-a-real-password" not in page and "mail.invalid" not in page
+    assert client.get("/admin/email_accounts/mailbox/add/").status_code == 403
