@@ -75,7 +75,7 @@ def gmail_connect(request: HttpRequest) -> HttpResponse:
     google = urlsplit(settings.GOOGLE_AUTH_URI)
     policy = dict(settings.SECURE_CSP)
     policy["form-action"] = [*policy["form-action"], f"{google.scheme}://{google.netloc}"]
-    response._csp_config = policy
+    response._csp_config = policy  # what django.views.decorators.csp.csp_override sets
     return response
 
 

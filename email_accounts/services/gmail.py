@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,7 +83,7 @@ class PendingConsent:
     """What the callback needs to trust Google's answer; kept in the user's session."""
 
     state: str
-    code_verifier: str
+    code_verifier: str = field(repr=False)
     workspace_id: str
     mailbox_id: str  # "" for a new mailbox, else the one being reconnected
 
