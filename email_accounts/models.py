@@ -74,6 +74,9 @@ class Mailbox(WorkspaceOwnedModel):
     sent_day = models.DateField(null=True, blank=True)
     sent_today = models.PositiveIntegerField(default=0)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    # Spacing: the earliest moment the next send may start, drawn once per send (the larger of
+    # the mailbox's and the campaign's gap) and stored, so "why not yet" answers are stable.
+    next_send_at = models.DateTimeField(null=True, blank=True)
 
     # Inbound sync: Gmail {"history_id": …}; IMAP {"folders": {name: {uidvalidity, last_uid}}}.
     sync_cursor = models.JSONField(default=dict, blank=True)

@@ -164,6 +164,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-imports": {"task": "contacts.imports_requeue_stalled", "schedule": 300.0},
     "discard-abandoned-imports": {"task": "contacts.imports_discard_abandoned", "schedule": 3600.0},
     "resume-paused-mailboxes": {"task": "email_accounts.mailboxes_resume_due", "schedule": 60.0},
+    "campaigns-tick": {"task": "campaigns.scheduler_tick", "schedule": 15.0},
+    "campaigns-sweep": {"task": "campaigns.sweep", "schedule": 60.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -31,6 +31,13 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "account.resumed",
         "account.disconnected",
         "account.deleted",
+        "campaign.launched",
+        "campaign.paused",
+        "campaign.resumed",
+        "campaign.completed",
+        "email.sent",
+        "email.bounced",
+        "email.failed",
     }
 )
 

@@ -1,0 +1,327 @@
+"""The send task's work: claim the message (scheduled → sending), recheck every stop condition,
+send through the mailbox's provider outside any transaction, then record what happened.
+
+A contact never gets the same step twice: the claim is a conditional UPDATE (a second worker
+gets 0 rows and returns), nothing is ever resent once `sending` is committed (a crash leaves it
+`sending`, which the sweeper turns `unknown` and reconciles from the Sent folder), and the
+message row is unique per (enrollment, step).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns import schedule
+from campaigns.engine.compose import compose
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    DelayUnit,
+    Enrollment,
+    EnrollmentStatus,
+    MessageStatus,
+    OutboundMessage,
+    Step,
+)
+from campaigns.services import campaign_payload, campaign_window
+from contacts.models import ContactStatus
+from contacts.selectors import email_sendability
+from contacts.services.contacts import contact_payload
+from contacts.services.suppressions import suppression_add
+from email_accounts.models import MailboxStatus
+from email_accounts.providers.base import (
+    AuthenticationFailed,
+    OutcomeUnknown,
+    OutgoingMessage,
+    RecipientRejected,
+    SenderQuotaReached,
+    SentMessage,
+    TransientError,
+)
+from email_accounts.services import mailbox_release_send, open_provider
+from webhooks.events import emit
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_DELAYS = (60, 300, 1800, 7200)  # seconds before attempts 2, 3, 4, 5
+AUTH_RETRY = timedelta(hours=1)  # a mailbox in error is retried once it is reconnected
+
+
+def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) -> str:
+    """Send one outbound message if it is still due and allowed; returns what happened."""
+    now = now or timezone.now()
+    claimed = (
+        OutboundMessage.objects.unscoped()
+        .filter(pk=message_id, status=MessageStatus.SCHEDULED, next_attempt_at__lte=now)
+        .update(status=MessageStatus.SENDING, sending_started_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return "not_mine"
+    message = (
+        OutboundMessage.objects.unscoped()
+        .select_related(
+            "enrollment__contact", "enrollment__campaign", "step__campaign", "variant", "mailbox"
+        )
+        .get(pk=message_id)
+    )
+    stop = _stop_reason(message, now)
+    if stop is not None:
+        _withdraw(message, stop, now)
+        return f"withdrawn:{stop}"
+    composed = compose(
+        enrollment=message.enrollment,
+        step=message.step,
+        variant=message.variant,
+        mailbox=message.mailbox,
+        message_id=message.message_id,
+    )
+    OutboundMessage.objects.unscoped().filter(pk=message.pk).update(subject=composed.subject)
+    outgoing = OutgoingMessage(
+        raw=composed.raw,
+        message_id=message.message_id,
+        sender=message.mailbox.email,
+        recipients=(message.enrollment.contact.email,),
+        thread_id=message.enrollment.thread_id,
+    )
+    try:  # outside any transaction: never hold a lock while talking to a mail server
+        with open_provider(mailbox=message.mailbox) as provider:
+            sent = provider.send(outgoing)
+    except OutcomeUnknown as error:
+        _set(message, status=MessageStatus.UNKNOWN, error=error.message)
+        return "unknown"
+    except RecipientRejected as error:
+        if error.permanent:
+            _bounce(message, error)
+            return "bounced"
+        return _retry_later(message, error.message, code=str(error.code), now=now)
+    except SenderQuotaReached as error:  # the mailbox is paused until its next day
+        message.mailbox.refresh_from_db(fields=["paused_until"])
+        when = message.mailbox.paused_until or now + timedelta(hours=1)
+        _reschedule(message, when, error.message, count_attempt=False)
+        return "quota"
+    except AuthenticationFailed as error:  # the mailbox is in error; its contacts wait
+        _reschedule(message, now + AUTH_RETRY, error.message, count_attempt=False)
+        return "auth"
+    except TransientError as error:
+        return _retry_later(message, error.message, code="transient", now=now)
+    _record_sent(message, sent, composed.subject, now)
+    return "sent"
+
+
+def _stop_reason(message: OutboundMessage, now: datetime) -> str | None:
+    """Every stop condition, read again now (a reply may have arrived since the claim)."""
+    enrollment = (
+        Enrollment.objects.unscoped()
+        .select_related("contact", "campaign")
+        .get(pk=message.enrollment_id)
+    )
+    if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
+        return f"enrollment_{enrollment.status}"
+    if enrollment.campaign.status != CampaignStatus.ACTIVE:
+        return "campaign_not_active"
+    contact = enrollment.contact
+    if contact.status != ContactStatus.ACTIVE:
+        return f"contact_{contact.status}"
+    if not email_sendability(workspace=enrollment.campaign.workspace, email=contact.email).allowed:
+        return "suppressed"
+    message.mailbox.refresh_from_db(fields=["status", "credentials"])
+    if message.mailbox.status != MailboxStatus.CONNECTED:
+        return "mailbox_not_connected"
+    if not schedule.is_open(campaign_window(enrollment.campaign, contact), now):
+        return "window_closed"
+    return None
+
+
+@transaction.atomic
+def _withdraw(message: OutboundMessage, reason: str, now: datetime) -> None:
+    """It never left (we hold the claim and have not called the provider): delete it, give the
+    quota back, and let the enrollment be claimed again later if it still runs."""
+    enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
+    OutboundMessage.objects.unscoped().filter(pk=message.pk).delete()
+    mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+    if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
+        window = campaign_window(enrollment.campaign, enrollment.contact)
+        enrollment.due_at = schedule.next_open(window, now)
+        enrollment.save(update_fields=["due_at"])
+    logger.info("Message %s withdrawn before sending: %s", message.pk, reason)
+
+
+def _set(message: OutboundMessage, **fields: Any) -> None:
+    if "error" in fields:
+        fields["error"] = fields["error"][:1000]
+    OutboundMessage.objects.unscoped().filter(pk=message.pk).update(**fields)
+
+
+def _reschedule(
+    message: OutboundMessage, when: datetime, error: str, *, count_attempt: bool = True
+) -> None:
+    """Back to `scheduled` for a later attempt; the quota it took is given back (it did not
+    leave), and taken again when it goes."""
+    with transaction.atomic():
+        _set(
+            message,
+            status=MessageStatus.SCHEDULED,
+            next_attempt_at=when,
+            sending_started_at=None,
+            error=error,
+            **({} if count_attempt else {"attempts": F("attempts") - 1}),
+        )
+        mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+
+
+def _retry_later(message: OutboundMessage, error: str, *, code: str, now: datetime) -> str:
+    attempts = message.attempts + 1  # the claim counted this one
+    if attempts >= MAX_ATTEMPTS:
+        _fail(message, error, code)
+        return "failed"
+    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+    _reschedule(message, now + timedelta(seconds=delay), error)
+    return "retry"
+
+
+@transaction.atomic
+def _fail(message: OutboundMessage, error: str, code: str) -> None:
+    _set(message, status=MessageStatus.FAILED, error=error, error_code=code)
+    mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+    enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
+    enrollment.status, enrollment.stopped_reason = EnrollmentStatus.FAILED, error[:300]
+    enrollment.save(update_fields=["status", "stopped_reason"])
+    emit(
+        workspace=enrollment.campaign.workspace,
+        type="email.failed",
+        data=_email_payload(message, enrollment) | {"error": error[:500]},
+    )
+
+
+@transaction.atomic
+def _bounce(message: OutboundMessage, error: RecipientRejected) -> None:
+    """A permanent refusal at send time: a hard bounce. The contact is marked bounced and
+    suppressed, so no campaign writes to it again."""
+    _set(
+        message,
+        status=MessageStatus.BOUNCED,
+        error=error.message,
+        error_code=error.enhanced_code or str(error.code),
+    )
+    enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
+    enrollment.status, enrollment.due_at = EnrollmentStatus.BOUNCED, None
+    enrollment.stopped_reason = error.message[:300]
+    enrollment.save(update_fields=["status", "due_at", "stopped_reason"])
+    workspace = enrollment.campaign.workspace
+    contact = enrollment.contact
+    type(contact).objects.unscoped().filter(pk=contact.pk).update(status=ContactStatus.BOUNCED)
+    suppression_add(
+        workspace=workspace,
+        value=contact.email,
+        reason="bounced",
+        source=f"Bounce: {error.enhanced_code or error.code}",
+    )
+    emit(
+        workspace=workspace,
+        type="email.bounced",
+        data=_email_payload(message, enrollment)
+        | {"bounce": {"type": "hard", "code": error.code, "enhanced_code": error.enhanced_code}},
+    )
+
+
+@transaction.atomic
+def record_sent(message: OutboundMessage, sent: SentMessage, subject: str, at: datetime) -> None:
+    """The provider accepted it: record it and move the enrollment to its next step."""
+    updated = (
+        OutboundMessage.objects.unscoped()
+        .filter(pk=message.pk, status__in=(MessageStatus.SENDING, MessageStatus.UNKNOWN))
+        .update(
+            status=MessageStatus.SENT,
+            sent_at=at,
+            provider_message_id=sent.provider_message_id,
+            provider_thread_id=sent.provider_thread_id,
+            error="",
+        )
+    )
+    if not updated:
+        return
+    enrollment = (
+        Enrollment.objects.unscoped()
+        .select_for_update(of=("self",))
+        .select_related("campaign", "contact")
+        .get(pk=message.enrollment_id)
+    )
+    campaign = enrollment.campaign
+    enrollment.last_message_id = message.message_id
+    enrollment.last_subject = subject.removeprefix("Re: ") or enrollment.last_subject
+    enrollment.thread_id = sent.provider_thread_id or enrollment.thread_id
+    enrollment.next_position = message.step.position + 1
+    following = (
+        Step.objects.unscoped().filter(campaign=campaign, position=enrollment.next_position).first()
+    )
+    if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
+        if following is None:
+            enrollment.status, enrollment.due_at = EnrollmentStatus.COMPLETED, None
+        else:
+            enrollment.due_at = due_after(campaign, enrollment, following, at)
+    enrollment.save()
+    emit(workspace=campaign.workspace, type="email.sent", data=_email_payload(message, enrollment))
+    _complete_campaign_if_done(campaign)
+
+
+_record_sent = record_sent
+
+
+def due_after(
+    campaign: Campaign, enrollment: Enrollment, step: Step, sent_at: datetime
+) -> datetime:
+    """When `step` may go after the previous one left: its delay, in the window's time zone
+    (days count only open days), landing inside the window."""
+    window = campaign_window(campaign, enrollment.contact)
+    unit = step.delay_unit if step.delay_unit in DelayUnit.values else DelayUnit.DAYS
+    return schedule.add_delay(window, sent_at, step.delay_amount, unit)
+
+
+def _complete_campaign_if_done(campaign: Campaign) -> None:
+    still_running = campaign.enrollments.filter(
+        status__in=(EnrollmentStatus.PENDING, EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+    ).exists()
+    in_flight = (
+        OutboundMessage.objects.unscoped()
+        .filter(
+            enrollment__campaign=campaign,
+            status__in=(MessageStatus.SCHEDULED, MessageStatus.SENDING),
+        )
+        .exists()
+    )
+    if still_running or in_flight:
+        return
+    updated = (
+        Campaign.objects.unscoped()
+        .filter(pk=campaign.pk, status=CampaignStatus.ACTIVE)
+        .update(status=CampaignStatus.COMPLETED)
+    )
+    if updated:
+        campaign.status = CampaignStatus.COMPLETED
+        emit(
+            workspace=campaign.workspace,
+            type="campaign.completed",
+            data={"campaign": campaign_payload(campaign)},
+        )
+
+
+def _email_payload(message: OutboundMessage, enrollment: Enrollment) -> dict[str, Any]:
+    return {
+        "email": {
+            "id": str(message.pk),
+            "message_id": message.message_id,
+            "step": message.step.position + 1,
+            "variant": message.variant.label,
+            "mailbox": message.mailbox.email,
+        },
+        "campaign": campaign_payload(enrollment.campaign),
+        "contact": contact_payload(enrollment.contact),
+    }

@@ -1,0 +1,327 @@
+"""The sending engine end to end (issue 5, core): tick → message → send over real SMTP,
+read back over IMAP; follow-ups in the same thread; never twice; nothing outside the window,
+over the cap or after a stop; bounces; the sweeper and Sent-folder reconciliation."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.db import connections
+from django.test import TestCase
+
+from campaigns import services
+from campaigns.engine import scheduler, sender, sweeper
+from campaigns.models import (
+    ALL_WEEKDAYS,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    MessageStatus,
+    OutboundMessage,
+)
+from contacts import services as contact_services
+from contacts.models import Contact, Suppression
+from email_accounts.models import Mailbox
+from email_accounts.services import ServerInput, mailbox_connect_smtp, smtp_imap_details
+from tests.mailboxes import read_inbox
+from webhooks.models import Event
+
+# A Tuesday, 10:00 in Paris: inside a 09:00-17:00 working-day window.
+TUESDAY_10 = datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sender_mailbox(alice, trusted_mail_servers) -> Mailbox:
+    address, password = trusted_mail_servers.mailbox("sales@sender.example.com")
+    servers = trusted_mail_servers
+    details = smtp_imap_details(
+        email=address,
+        sender_name="Claire Martin",
+        smtp=ServerInput("localhost", servers.smtp.port, "starttls", password=password),
+        imap=ServerInput("localhost", servers.dovecot.imaps_port, "ssl"),
+        append_to_sent=True,
+    )
+    mailbox = mailbox_connect_smtp(workspace=alice.workspace, details=details)
+    Mailbox.objects.for_workspace(alice.workspace).filter(pk=mailbox.pk).update(
+        daily_limit=100, ramp_up_enabled=False, spacing_min_seconds=20, spacing_max_seconds=20
+    )
+    mailbox.refresh_from_db()
+    return mailbox
+
+
+def prospects(alice, servers, count: int) -> list[Contact]:
+    contacts = []
+    for index in range(count):
+        address, _password = servers.mailbox(f"prospect{index}@reader.example.com")
+        contacts.append(
+            contact_services.contact_create(
+                workspace=alice.workspace,
+                data={"email": address, "first_name": f"Léa{index}", "company": "Acme"},
+            )
+        )
+    return contacts
+
+
+def two_step_campaign(alice, mailbox, contacts, **options):
+    campaign = services.campaign_create(
+        workspace=alice.workspace,
+        name="Spring outreach",
+        mailboxes=[mailbox],
+        timezone="Europe/Paris",
+        spacing_min_seconds=20,
+        spacing_max_seconds=20,
+        **options,
+    )
+    services.step_add(
+        workspace=alice.workspace,
+        campaign=campaign,
+        subject="Une question, {{firstName|there}}",
+        body="Bonjour {{firstName|there}},\n\n{Je vous écris|Je me permets de vous écrire} "
+        "au sujet de {{company}}.\n\n{{sender.firstName}}",
+    )
+    services.step_add(
+        workspace=alice.workspace,
+        campaign=campaign,
+        body="Je relance au cas où, {{firstName}}.",
+        delay_amount=2,
+        delay_unit="days",
+    )
+    services.campaign_enroll(
+        workspace=alice.workspace,
+        campaign=campaign,
+        contacts=Contact.objects.for_workspace(alice.workspace).filter(
+            pk__in=[c.pk for c in contacts]
+        ),
+    )
+    return campaign
+
+
+def tick(now: datetime) -> list:
+    """One beat tick; returns the message ids it handed to the sending queue (on commit, which
+    inside a test's transaction is simulated by running the callbacks)."""
+    queued: list = []
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        scheduler.scheduler_tick(enqueue=queued.append, now=now)
+    return queued
+
+
+def run_until_quiet(now: datetime, *, gap: timedelta = timedelta(seconds=20)) -> list[str]:
+    """Ticks and sends, as beat and the workers would, moving the clock by the spacing."""
+    outcomes = []
+    for _round in range(50):
+        queued = tick(now)
+        for message_id in queued:
+            outcomes.append(sender.message_send(message_id=message_id, now=now))
+        if (
+            not queued
+            and not OutboundMessage.objects.unscoped()
+            .filter(status=MessageStatus.SCHEDULED, next_attempt_at__lte=now)
+            .exists()
+        ):
+            break
+        now += gap
+    return outcomes
+
+
+def received_for(servers, contact: Contact) -> list[bytes]:
+    return read_inbox(servers, contact.email, servers.dovecot.passwords[contact.email])
+
+
+def test_two_steps_go_out_once_each_in_the_same_thread(alice, trusted_mail_servers, sender_mailbox):
+    servers = trusted_mail_servers
+    contacts = prospects(alice, servers, 3)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+
+    outcomes = run_until_quiet(TUESDAY_10)
+    assert outcomes == ["sent"] * 3
+    for contact in contacts:
+        [raw] = received_for(servers, contact)
+        assert b"Subject: =?utf-8?" in raw or b"Subject: Une question" in raw
+        assert b"Claire Martin" in raw
+    # Spaced: 20 s between two sends of the mailbox.
+    sent_at = sorted(OutboundMessage.objects.unscoped().values_list("sent_at", flat=True))
+    assert [b - a for a, b in itertools.pairwise(sent_at)] == [timedelta(seconds=20)] * 2
+
+    # Nothing more until the delay: two sending days later (Thursday), inside the window.
+    assert run_until_quiet(TUESDAY_10 + timedelta(days=1)) == []
+    outcomes = run_until_quiet(TUESDAY_10 + timedelta(days=2, minutes=5))
+    assert outcomes == ["sent"] * 3
+    for contact in contacts:
+        _first, follow_up = received_for(servers, contact)
+        first_id = (
+            OutboundMessage.objects.unscoped()
+            .get(enrollment__contact=contact, step__position=0)
+            .message_id
+        )
+        assert f"In-Reply-To: {first_id}".encode() in follow_up
+        assert b"Subject: Re: Une question" in follow_up
+    enrollments = Enrollment.objects.for_workspace(alice.workspace)
+    assert set(enrollments.values_list("status", flat=True)) == {EnrollmentStatus.COMPLETED}
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.COMPLETED
+    assert Event.objects.for_workspace(alice.workspace).filter(type="email.sent").count() == 6
+    # Each Message-ID reached the server exactly once.
+    ids = [r.message["Message-ID"] for r in servers.smtp.received]
+    assert len(ids) == len(set(ids)) == 6
+
+
+def test_nothing_leaves_outside_the_window_and_waiting_costs_no_quota(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    contacts = prospects(alice, trusted_mail_servers, 2)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    sunday_noon = datetime(2026, 6, 7, 10, 0, tzinfo=UTC)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=sunday_noon)
+    assert tick(sunday_noon) == []
+    sender_mailbox.refresh_from_db()
+    assert sender_mailbox.sent_today == 0
+    due = set(Enrollment.objects.for_workspace(alice.workspace).values_list("due_at", flat=True))
+    assert due == {datetime(2026, 6, 8, 7, 0, tzinfo=UTC)}  # Monday 09:00 in Paris
+
+
+def test_the_mailbox_cap_is_never_exceeded(alice, trusted_mail_servers, sender_mailbox):
+    Mailbox.objects.for_workspace(alice.workspace).filter(pk=sender_mailbox.pk).update(
+        daily_limit=2
+    )
+    contacts = prospects(alice, trusted_mail_servers, 4)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    assert run_until_quiet(TUESDAY_10) == ["sent", "sent"]
+    assert len(trusted_mail_servers.smtp.received) == 2
+    # The next day the count starts again.
+    assert run_until_quiet(TUESDAY_10 + timedelta(days=1)) == ["sent", "sent"]
+
+
+def test_a_reply_between_claim_and_send_withdraws_the_step(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    [contact] = prospects(alice, trusted_mail_servers, 1)
+    campaign = two_step_campaign(alice, sender_mailbox, [contact])
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    [message_id] = tick(TUESDAY_10)
+    Enrollment.objects.for_workspace(alice.workspace).update(status=EnrollmentStatus.REPLIED)
+    assert sender.message_send(message_id=message_id, now=TUESDAY_10).startswith("withdrawn")
+    assert trusted_mail_servers.smtp.received == []
+    assert not OutboundMessage.objects.unscoped().exists()
+    sender_mailbox.refresh_from_db()
+    assert sender_mailbox.sent_today == 0  # the reserved send was given back
+
+
+def test_a_paused_campaign_sends_nothing_more(alice, trusted_mail_servers, sender_mailbox):
+    contacts = prospects(alice, trusted_mail_servers, 2)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    queued = tick(TUESDAY_10)
+    services.campaign_pause(workspace=alice.workspace, campaign=campaign)
+    assert [sender.message_send(message_id=m, now=TUESDAY_10) for m in queued] == [
+        "withdrawn:campaign_not_active"
+    ]
+    assert run_until_quiet(TUESDAY_10 + timedelta(minutes=5)) == []
+    assert trusted_mail_servers.smtp.received == []
+
+
+def test_a_permanent_refusal_bounces_and_suppresses_the_contact(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    [contact] = prospects(alice, trusted_mail_servers, 1)
+    trusted_mail_servers.smtp.refuse_recipient(contact.email, "550 5.1.1 No such user here")
+    campaign = two_step_campaign(alice, sender_mailbox, [contact])
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    assert run_until_quiet(TUESDAY_10) == ["bounced"]
+    contact.refresh_from_db()
+    assert contact.status == "bounced"
+    assert Suppression.objects.for_workspace(alice.workspace).filter(value=contact.email).exists()
+    enrollment = Enrollment.objects.for_workspace(alice.workspace).get()
+    assert enrollment.status == EnrollmentStatus.BOUNCED
+    event = Event.objects.for_workspace(alice.workspace).get(type="email.bounced")
+    assert event.data["bounce"]["enhanced_code"] == "5.1.1"
+
+
+def test_a_crash_after_handing_over_is_reconciled_from_sent_never_resent(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    [contact] = prospects(alice, trusted_mail_servers, 1)
+    campaign = two_step_campaign(alice, sender_mailbox, [contact])
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    trusted_mail_servers.smtp.drop_after_data()  # accepted, then the connection dies
+    assert run_until_quiet(TUESDAY_10) == ["unknown"]
+    message = OutboundMessage.objects.unscoped().get()
+    assert message.status == MessageStatus.UNKNOWN
+    # The sweeper never resends it; it finds it in the Sent folder and records it as sent.
+    queued: list = []
+    assert (
+        sweeper.requeue_scheduled(enqueue=queued.append, now=TUESDAY_10 + timedelta(hours=1)) == 0
+    )
+    assert sweeper.reconcile_unknown() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert len(trusted_mail_servers.smtp.received) == 1
+    assert Enrollment.objects.for_workspace(alice.workspace).get().next_position == 1
+
+
+def test_a_worker_dead_mid_send_leaves_unknown_after_the_lease(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    [contact] = prospects(alice, trusted_mail_servers, 1)
+    campaign = two_step_campaign(alice, sender_mailbox, [contact])
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    queued = tick(TUESDAY_10)
+    # The worker claimed it (scheduled → sending) and died before calling the server.
+    OutboundMessage.objects.unscoped().update(
+        status=MessageStatus.SENDING, sending_started_at=TUESDAY_10
+    )
+    assert sender.message_send(message_id=queued[0], now=TUESDAY_10) == "not_mine"
+    assert sweeper.expire_sending(now=TUESDAY_10 + sweeper.SENDING_LEASE / 2) == 0
+    assert sweeper.expire_sending(now=TUESDAY_10 + sweeper.SENDING_LEASE * 2) == 1
+    assert sweeper.reconcile_unknown() == 0  # not in Sent: it stays unknown, for a person
+    assert OutboundMessage.objects.unscoped().get().status == MessageStatus.UNKNOWN
+    assert trusted_mail_servers.smtp.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_at_once_claim_each_due_step_once(alice, trusted_mail_servers, sender_mailbox):
+    contacts = prospects(alice, trusted_mail_servers, 6)
+    second, _pw = trusted_mail_servers.mailbox("sales2@sender.example.com")
+    other = Mailbox.objects.for_workspace(alice.workspace).get(pk=sender_mailbox.pk)
+    other.pk, other.email = None, second
+    other.save()
+    campaign = two_step_campaign(alice, sender_mailbox, contacts, weekdays=ALL_WEEKDAYS)
+    campaign.mailboxes.add(other)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    queued: list = []
+    lock = threading.Lock()
+
+    def tick() -> None:
+        try:
+            mine: list = []
+            scheduler.scheduler_tick(enqueue=mine.append, now=TUESDAY_10)
+            with lock:
+                queued.extend(mine)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    messages = OutboundMessage.objects.unscoped()
+    # One send per mailbox per tick (spacing), never two messages for one step.
+    assert messages.count() == len(queued) == 2
+    assert len(set(messages.values_list("enrollment_id", flat=True))) == 2
+    assert {m.mailbox_id for m in messages} == {sender_mailbox.pk, other.pk}
+
+
+def test_launch_problems_are_named(alice, sender_mailbox):
+    campaign = services.campaign_create(
+        workspace=alice.workspace, name="Empty", mailboxes=[], window_start=time(9)
+    )
+    with pytest.raises(Exception) as error:
+        services.campaign_launch(workspace=alice.workspace, campaign=campaign)
+    text = str(error.value)
+    assert "Write at least one email" in text and "Choose at least one mailbox" in text
+    assert "Add contacts" in text
