@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.errors import ServiceError
 from accounts.models import Workspace
@@ -20,15 +20,19 @@ from accounts.services import require_in_workspace
 from campaigns import schedule
 from campaigns.models import (
     RUNNING_ENROLLMENT,
+    SPACING_FLOOR_SECONDS,
     Campaign,
     CampaignStatus,
     DelayUnit,
     Enrollment,
     EnrollmentStatus,
+    MessageStatus,
     Step,
     Variant,
 )
-from contacts.models import Contact, ContactStatus
+from campaigns.selectors import undefined_problem_sentences
+from campaigns.windows import campaign_window
+from contacts.models import Contact, ContactList, ContactStatus
 from contacts.selectors import email_sendability
 from email_accounts.models import Mailbox
 from webhooks.events import emit
@@ -42,21 +46,6 @@ def campaign_payload(campaign: Campaign) -> dict[str, Any]:
         "status": campaign.status,
         "status_reason": campaign.status_reason,
     }
-
-
-def campaign_window(campaign: Campaign, contact: Contact | None = None) -> schedule.Window:
-    """The campaign's window, in the contact's own time zone when the campaign sends in the
-    recipient's local time and the contact has a valid one."""
-    zone = campaign.timezone
-    own = contact.timezone if contact is not None else ""
-    if campaign.recipient_local_time and own in zoneinfo.available_timezones():
-        zone = own
-    return schedule.Window(
-        timezone=zone,
-        weekdays=frozenset(campaign.weekdays),
-        start=campaign.window_start,
-        end=campaign.window_end,
-    )
 
 
 def _clean_window(campaign: Campaign) -> None:
@@ -180,6 +169,8 @@ def launch_problems(campaign: Campaign) -> list[str]:
         schedule.validate_window(campaign_window(campaign))
     except ValueError as error:
         problems.append(str(error))
+    if not problems:
+        problems += undefined_problem_sentences(campaign)
     return problems
 
 
@@ -219,3 +210,187 @@ def campaign_pause(*, workspace: Workspace, campaign: Campaign, reason: str = ""
     campaign.save()
     emit(workspace=workspace, type="campaign.paused", data={"campaign": campaign_payload(campaign)})
     return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, workspace: Workspace, campaign: Campaign) -> Campaign:
+    require_in_workspace(campaign, workspace)
+    campaign = Campaign.objects.for_workspace(workspace).select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.PAUSED:
+        raise ServiceError(_("Only a paused campaign can be resumed."))
+    problems = launch_problems(campaign)
+    if problems:
+        raise ServiceError(" ".join(problems))
+    campaign.status, campaign.status_reason = CampaignStatus.ACTIVE, ""
+    campaign.save()
+    emit(
+        workspace=workspace, type="campaign.resumed", data={"campaign": campaign_payload(campaign)}
+    )
+    return campaign
+
+
+# Settings a campaign's owner may change, draft or running (the engine rereads them each time).
+CAMPAIGN_SETTINGS = (
+    "name",
+    "timezone",
+    "weekdays",
+    "window_start",
+    "window_end",
+    "recipient_local_time",
+    "daily_new_contacts",
+    "spacing_min_seconds",
+    "spacing_max_seconds",
+    "stop_on_reply",
+    "stop_on_company_reply",
+    "track_opens",
+    "track_clicks",
+    "unsubscribe_link",
+    "body_format",
+)
+
+
+def _clean_settings(campaign: Campaign) -> None:
+    if not campaign.name.strip():
+        raise ServiceError(_("Give the campaign a name."), field="name")
+    if campaign.spacing_min_seconds < SPACING_FLOOR_SECONDS:
+        raise ServiceError(
+            _("Leave at least %(floor)d seconds between two emails of a mailbox.")
+            % {"floor": SPACING_FLOOR_SECONDS},
+            field="spacing_min_seconds",
+        )
+    if campaign.spacing_max_seconds < campaign.spacing_min_seconds:
+        raise ServiceError(
+            _("The maximum gap must be at least the minimum gap."), field="spacing_max_seconds"
+        )
+    _clean_window(campaign)
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    workspace: Workspace,
+    campaign: Campaign,
+    mailboxes: Iterable[Mailbox] | None = None,
+    **changes: Any,
+) -> Campaign:
+    require_in_workspace(campaign, workspace)
+    unknown = set(changes) - set(CAMPAIGN_SETTINGS)
+    if unknown:
+        raise ValueError(f"Not campaign settings: {sorted(unknown)}")
+    campaign = Campaign.objects.for_workspace(workspace).select_for_update().get(pk=campaign.pk)
+    for name, value in changes.items():
+        setattr(campaign, name, value.strip() if isinstance(value, str) else value)
+    _clean_settings(campaign)
+    campaign.save()
+    if mailboxes is not None:
+        senders = list(mailboxes)
+        for mailbox in senders:
+            require_in_workspace(mailbox, workspace)
+        campaign.mailboxes.set(senders)
+    return campaign
+
+
+def _waiting_on(step: Step) -> int:
+    """Contacts whose next email is this step (or who have one in flight for it)."""
+    waiting = step.campaign.enrollments.filter(
+        status__in=RUNNING_ENROLLMENT, next_position=step.position
+    ).count()
+    return (
+        waiting
+        + step.messages.filter(status__in=(MessageStatus.SCHEDULED, MessageStatus.SENDING)).count()
+    )
+
+
+@transaction.atomic
+def step_update(
+    *,
+    workspace: Workspace,
+    step: Step,
+    subject: str | None = None,
+    body: str | None = None,
+    delay_amount: int | None = None,
+    delay_unit: str | None = None,
+) -> Step:
+    """Edit a step, also while the campaign runs: contacts past it are not affected, the
+    ones still to get it get the new version."""
+    require_in_workspace(step, workspace)
+    step = Step.objects.for_workspace(workspace).select_for_update().get(pk=step.pk)
+    if delay_amount is not None:
+        step.delay_amount = delay_amount
+    if delay_unit is not None:
+        if delay_unit not in DelayUnit.values:
+            raise ServiceError(_("Choose minutes, hours or days."), field="delay_unit")
+        step.delay_unit = delay_unit
+    step.save()
+    variant = step.variants.get(label="A")
+    if subject is not None:
+        if step.position == 0 and not subject.strip():
+            raise ServiceError(_("The first email needs a subject."), field="subject")
+        variant.subject = subject
+    if body is not None:
+        if not body.strip():
+            raise ServiceError(_("Write the email's body."), field="body")
+        variant.body = body
+    variant.save()
+    return step
+
+
+@transaction.atomic
+def step_delete(*, workspace: Workspace, step: Step) -> None:
+    """Remove a step nobody is waiting on; later steps move up one place."""
+    require_in_workspace(step, workspace)
+    campaign = (
+        Campaign.objects.for_workspace(workspace).select_for_update().get(pk=step.campaign_id)
+    )
+    step = Step.objects.for_workspace(workspace).get(pk=step.pk)
+    waiting = _waiting_on(step)
+    if waiting:
+        raise ServiceError(
+            ngettext(
+                "%(count)d contact is waiting for this email: it cannot be removed. Pause the "
+                "campaign and edit the email instead.",
+                "%(count)d contacts are waiting for this email: it cannot be removed. Pause the "
+                "campaign and edit the email instead.",
+                waiting,
+            )
+            % {"count": waiting}
+        )
+    if step.messages.exists():
+        raise ServiceError(
+            _("This email has already been sent to some contacts: edit it instead of removing it.")
+        )
+    position = step.position
+    step.delete()
+    # Contacts already past the removed position keep their place in what follows.
+    for later in campaign.steps.filter(position__gt=position).order_by("position"):
+        later.position -= 1
+        later.save(update_fields=["position"])
+    campaign.enrollments.filter(status__in=RUNNING_ENROLLMENT, next_position__gt=position).update(
+        next_position=F("next_position") - 1
+    )
+
+
+@transaction.atomic
+def variant_add(
+    *, workspace: Workspace, step: Step, subject: str, body: str, weight: int = 50
+) -> Variant:
+    require_in_workspace(step, workspace)
+    labels = set(step.variants.values_list("label", flat=True))
+    label = next((c for c in "ABCDEFGHIJ" if c not in labels), None)
+    if label is None:
+        raise ServiceError(_("A step has at most 10 variants."))
+    if not body.strip():
+        raise ServiceError(_("Write the email's body."), field="body")
+    return Variant.objects.create(
+        workspace=workspace, step=step, label=label, subject=subject, body=body, weight=weight
+    )
+
+
+def campaign_enroll_lists(
+    *, workspace: Workspace, campaign: Campaign, lists: Iterable[ContactList]
+) -> EnrollResult:
+    ids = [contact_list.pk for contact_list in lists]
+    for contact_list in lists:
+        require_in_workspace(contact_list, workspace)
+    contacts = Contact.objects.for_workspace(workspace).filter(lists__in=ids).distinct()
+    return campaign_enroll(workspace=workspace, campaign=campaign, contacts=contacts)

@@ -31,7 +31,7 @@ from campaigns.models import (
     OutboundMessage,
     Step,
 )
-from campaigns.services import campaign_window
+from campaigns.windows import campaign_window
 from contacts.models import ContactStatus
 from contacts.selectors import email_sendability
 from email_accounts import selectors as mailbox_selectors

@@ -30,7 +30,8 @@ from campaigns.models import (
     OutboundMessage,
     Step,
 )
-from campaigns.services import campaign_payload, campaign_window
+from campaigns.services import campaign_payload
+from campaigns.windows import campaign_window
 from contacts.models import ContactStatus
 from contacts.selectors import email_sendability
 from contacts.services.contacts import contact_payload
