@@ -18,6 +18,8 @@ from accounts.errors import ServiceError
 from accounts.models import Workspace
 from accounts.services import require_in_workspace
 from campaigns import schedule
+from campaigns.engine.sender import record_sent
+from campaigns.mime import new_message_id
 from campaigns.models import (
     RUNNING_ENROLLMENT,
     SPACING_FLOOR_SECONDS,
@@ -27,25 +29,18 @@ from campaigns.models import (
     Enrollment,
     EnrollmentStatus,
     MessageStatus,
+    OutboundMessage,
     Step,
     Variant,
 )
+from campaigns.payloads import campaign_payload
 from campaigns.selectors import undefined_problem_sentences
 from campaigns.windows import campaign_window
 from contacts.models import Contact, ContactList, ContactStatus
 from contacts.selectors import email_sendability
 from email_accounts.models import Mailbox
+from email_accounts.providers.base import SentMessage
 from webhooks.events import emit
-
-
-def campaign_payload(campaign: Campaign) -> dict[str, Any]:
-    return {
-        "id": str(campaign.pk),
-        "url": f"/api/v1/campaigns/{campaign.pk}/",
-        "name": campaign.name,
-        "status": campaign.status,
-        "status_reason": campaign.status_reason,
-    }
 
 
 def _clean_window(campaign: Campaign) -> None:
@@ -394,3 +389,35 @@ def campaign_enroll_lists(
         require_in_workspace(contact_list, workspace)
     contacts = Contact.objects.for_workspace(workspace).filter(lists__in=ids).distinct()
     return campaign_enroll(workspace=workspace, campaign=campaign, contacts=contacts)
+
+
+@transaction.atomic
+def message_send_again(
+    *, workspace: Workspace, message: OutboundMessage, now: datetime | None = None
+) -> OutboundMessage:
+    """A person decided that a message whose outcome is unknown (not found in Sent) did not
+    leave: it goes again, under a new Message-ID (the first one is kept in its error note)."""
+    require_in_workspace(message, workspace)
+    message = (
+        OutboundMessage.objects.for_workspace(workspace).select_for_update().get(pk=message.pk)
+    )
+    if message.status != MessageStatus.UNKNOWN:
+        raise ServiceError(_("Only an email whose outcome is unknown can be sent again."))
+    first_id = message.message_id
+    message.message_id = new_message_id(message.mailbox.email)
+    message.status = MessageStatus.SCHEDULED
+    message.next_attempt_at = now or timezone.now()
+    message.sending_started_at = None
+    message.error = f"Sent again by a user; the first attempt was {first_id}."
+    message.save()
+    return message
+
+
+def message_mark_sent(*, workspace: Workspace, message: OutboundMessage) -> None:
+    """A person found an `unknown` email in the mailbox: record it as sent, and the sequence
+    moves on."""
+    require_in_workspace(message, workspace)
+    if message.status != MessageStatus.UNKNOWN:
+        raise ServiceError(_("Only an email whose outcome is unknown can be marked as sent."))
+    sent = SentMessage(provider_message_id=message.message_id, provider_thread_id="")
+    record_sent(message, sent, message.subject, message.sending_started_at or timezone.now())

@@ -12,6 +12,7 @@ import pytest
 from django.db import connections
 from django.test import TestCase
 
+from accounts.errors import ServiceError
 from campaigns import services
 from campaigns.engine import scheduler, sender, sweeper
 from campaigns.models import (
@@ -325,3 +326,67 @@ def test_launch_problems_are_named(alice, sender_mailbox):
     text = str(error.value)
     assert "Write at least one email" in text and "Choose at least one mailbox" in text
     assert "Add contacts" in text
+
+
+def test_refused_credentials_move_a_new_contact_to_a_healthy_sender(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    """The first email has no thread yet: it may go from another of the campaign's mailboxes.
+    The broken mailbox goes to error, once, and sends nothing more."""
+    second, password = trusted_mail_servers.mailbox("backup@sender.example.com")
+    servers = trusted_mail_servers
+    backup = mailbox_connect_smtp(
+        workspace=alice.workspace,
+        details=smtp_imap_details(
+            email=second,
+            sender_name="Backup",
+            smtp=ServerInput("localhost", servers.smtp.port, "starttls", password=password),
+            imap=ServerInput("localhost", servers.dovecot.imaps_port, "ssl"),
+            append_to_sent=True,
+        ),
+    )
+    Mailbox.objects.for_workspace(alice.workspace).filter(pk=backup.pk).update(
+        ramp_up_enabled=False, daily_limit=10
+    )
+    [contact] = prospects(alice, servers, 1)
+    campaign = two_step_campaign(alice, sender_mailbox, [contact])
+    campaign.mailboxes.add(backup)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    # The sales mailbox (more quota left) picks the contact, then its password stops working.
+    [message_id] = tick(TUESDAY_10)
+    assert OutboundMessage.objects.unscoped().get().mailbox_id == sender_mailbox.pk
+    servers.dovecot.add_user(sender_mailbox.email, "changed-at-the-host")
+    assert sender.message_send(message_id=message_id, now=TUESDAY_10) == "moved"
+    sender_mailbox.refresh_from_db()
+    assert sender_mailbox.status == "error"
+    assert run_until_quiet(TUESDAY_10 + timedelta(seconds=20)) == ["sent"]
+    [received] = servers.smtp.received
+    assert received.sender == backup.email
+    assert Enrollment.objects.for_workspace(alice.workspace).get().mailbox_id == backup.pk
+
+
+def test_an_unknown_email_is_sent_again_or_marked_sent_only_by_a_person(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    contacts = prospects(alice, trusted_mail_servers, 2)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    tick(TUESDAY_10)
+    tick(TUESDAY_10 + timedelta(seconds=20))
+    OutboundMessage.objects.unscoped().update(status=MessageStatus.UNKNOWN)
+    first, second = OutboundMessage.objects.unscoped().order_by("created_at")
+    sent = OutboundMessage(workspace=alice.workspace, status=MessageStatus.SENT)
+    with pytest.raises(ServiceError, match="outcome is unknown"):
+        services.message_mark_sent(workspace=alice.workspace, message=sent)
+    later = TUESDAY_10 + timedelta(minutes=1)
+    again = services.message_send_again(workspace=alice.workspace, message=first, now=later)
+    assert again.status == MessageStatus.SCHEDULED and again.message_id != first.message_id
+    assert first.message_id in again.error
+    assert sender.message_send(message_id=again.pk, now=later) == "sent"
+    services.message_mark_sent(workspace=alice.workspace, message=second)
+    second.refresh_from_db()
+    assert second.status == MessageStatus.SENT
+    assert len(trusted_mail_servers.smtp.received) == 1
+    assert set(
+        Enrollment.objects.for_workspace(alice.workspace).values_list("next_position", flat=True)
+    ) == {1}

@@ -30,7 +30,7 @@ from campaigns.models import (
     OutboundMessage,
     Step,
 )
-from campaigns.services import campaign_payload
+from campaigns.payloads import campaign_payload
 from campaigns.windows import campaign_window
 from contacts.models import ContactStatus
 from contacts.selectors import email_sendability
@@ -108,7 +108,12 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
         when = message.mailbox.paused_until or now + timedelta(hours=1)
         _reschedule(message, when, error.message, count_attempt=False)
         return "quota"
-    except AuthenticationFailed as error:  # the mailbox is in error; its contacts wait
+    except AuthenticationFailed as error:  # the mailbox is now in error
+        if message.step.position == 0 and not message.enrollment.last_message_id:
+            # No thread to keep yet: the contact may start from another healthy sender of
+            # the campaign (the tick picks one); later steps wait for this mailbox.
+            _withdraw(message, "mailbox_error", now, release_sender=True)
+            return "moved"
         _reschedule(message, now + AUTH_RETRY, error.message, count_attempt=False)
         return "auth"
     except TransientError as error:
@@ -142,7 +147,9 @@ def _stop_reason(message: OutboundMessage, now: datetime) -> str | None:
 
 
 @transaction.atomic
-def _withdraw(message: OutboundMessage, reason: str, now: datetime) -> None:
+def _withdraw(
+    message: OutboundMessage, reason: str, now: datetime, *, release_sender: bool = False
+) -> None:
     """It never left (we hold the claim and have not called the provider): delete it, give the
     quota back, and let the enrollment be claimed again later if it still runs."""
     enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
@@ -151,7 +158,9 @@ def _withdraw(message: OutboundMessage, reason: str, now: datetime) -> None:
     if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
         window = campaign_window(enrollment.campaign, enrollment.contact)
         enrollment.due_at = schedule.next_open(window, now)
-        enrollment.save(update_fields=["due_at"])
+        if release_sender:
+            enrollment.mailbox = None
+        enrollment.save(update_fields=["due_at", "mailbox"])
     logger.info("Message %s withdrawn before sending: %s", message.pk, reason)
 
 
@@ -200,6 +209,7 @@ def _fail(message: OutboundMessage, error: str, code: str) -> None:
         type="email.failed",
         data=_email_payload(message, enrollment) | {"error": error[:500]},
     )
+    _complete_campaign_if_done(enrollment.campaign)
 
 
 @transaction.atomic
@@ -231,6 +241,7 @@ def _bounce(message: OutboundMessage, error: RecipientRejected) -> None:
         data=_email_payload(message, enrollment)
         | {"bounce": {"type": "hard", "code": error.code, "enhanced_code": error.enhanced_code}},
     )
+    _complete_campaign_if_done(enrollment.campaign)
 
 
 @transaction.atomic

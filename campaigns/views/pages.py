@@ -1,0 +1,128 @@
+"""Dashboard: the campaign list, a new campaign, schedule & options, stats."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from accounts.decorators import workspace_required
+from accounts.errors import ServiceError
+from campaigns import selectors, services
+from campaigns.forms import CampaignNewForm, CampaignSettingsForm
+from campaigns.models import Campaign, EnrollmentStatus
+from campaigns.views.common import form_error, get_campaign, render_campaign
+from contacts.models import Contact
+from email_accounts import selectors as mailbox_selectors
+
+FORECAST_DAYS = 14
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _numbers(campaign: Campaign) -> dict:
+    stats = selectors.campaign_stats(campaign)
+    sent = sum(row["sent"] + row["bounced"] for row in stats["steps"])
+    bounced = sum(row["bounced"] for row in stats["steps"])
+    return {
+        "campaign": campaign,
+        "contacts": sum(stats["contacts"].values()),
+        "sent": sent,
+        "bounced_percent": _percent(bounced, sent),
+    }
+
+
+@workspace_required
+def campaign_index(request: HttpRequest) -> HttpResponse:
+    workspace = request.workspace
+    rows = [_numbers(c) for c in Campaign.objects.for_workspace(workspace)]
+    return render(
+        request,
+        "campaigns/index.html",
+        {
+            "active": "campaigns",
+            "rows": rows,
+            "has_mailbox": mailbox_selectors.mailboxes(workspace=workspace).exists(),
+            "has_contacts": Contact.objects.for_workspace(workspace).exists(),
+        },
+    )
+
+
+@workspace_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    workspace = request.workspace
+    mailboxes = mailbox_selectors.mailboxes(workspace=workspace)
+    form = CampaignNewForm(request.POST or None, mailboxes=mailboxes)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(
+                workspace=workspace,
+                name=form.cleaned_data["name"],
+                mailboxes=form.cleaned_data["mailboxes"],
+            )
+        except ServiceError as error:
+            form_error(form, error)
+        else:
+            messages.success(request, _("Campaign created. Now write its first email."))
+            return redirect("campaign_detail", campaign.pk)
+    return render(
+        request,
+        "campaigns/new.html",
+        {"active": "campaigns", "form": form, "has_mailbox": mailboxes.exists()},
+    )
+
+
+@workspace_required
+def campaign_settings(request: HttpRequest, pk) -> HttpResponse:
+    workspace = request.workspace
+    campaign = get_campaign(request, pk)
+    form = CampaignSettingsForm(
+        request.POST or None,
+        mailboxes=mailbox_selectors.mailboxes(workspace=workspace),
+        initial=CampaignSettingsForm.initial_for(campaign),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_update(
+                workspace=workspace,
+                campaign=campaign,
+                mailboxes=form.cleaned_data["mailboxes"],
+                **form.changes(),
+            )
+        except ServiceError as error:
+            form_error(form, error)
+        else:
+            messages.success(request, _("Schedule and options saved."))
+            return redirect("campaign_settings", campaign.pk)
+    return render_campaign(
+        request, campaign, "settings", "campaigns/settings.html", {"form": form}
+    )
+
+
+@workspace_required
+def campaign_stats(request: HttpRequest, pk) -> HttpResponse:
+    campaign = get_campaign(request, pk)
+    stats = selectors.campaign_stats(campaign)
+    by_state = [
+        (status, label, stats["contacts"].get(status, 0))
+        for status, label in EnrollmentStatus.choices
+    ]
+    forecast = selectors.forecast(campaign=campaign)
+    per_day = forecast.per_day[:FORECAST_DAYS]
+    peak = max((n for _day, n in per_day), default=0)
+    return render_campaign(
+        request,
+        campaign,
+        "stats",
+        "campaigns/stats.html",
+        {
+            "by_state": by_state,
+            "step_rows": stats["steps"],
+            "forecast": forecast,
+            "per_day": [(day, n, round(100 * n / peak) if peak else 0) for day, n in per_day],
+            "more_days": len(forecast.per_day) - len(per_day),
+        },
+    )
