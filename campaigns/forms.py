@@ -26,7 +26,9 @@ class SendersField(forms.ModelMultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj) -> str:
-        return obj.email
+        if obj.status == "connected":
+            return obj.email
+        return f"{obj.email} ({obj.get_status_display()})"
 
 
 def _senders(mailboxes) -> SendersField:

@@ -206,6 +206,8 @@ class OutboundMessage(WorkspaceOwnedModel):
     message_id = models.CharField(max_length=300, unique=True)
     subject = models.CharField(max_length=400, blank=True)
     quota_day = models.DateField()  # the mailbox's local day whose quota it took
+    # False once a failed attempt gave the quota back: the next attempt takes it again.
+    quota_held = models.BooleanField(default=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()  # when the send task may (re)try it
     sending_started_at = models.DateTimeField(null=True, blank=True)  # the lease

@@ -63,7 +63,7 @@ def campaign_create(
         raise ServiceError(_("Give the campaign a name."), field="name")
     options.setdefault("timezone", workspace.timezone)
     campaign = Campaign(workspace=workspace, name=name, **options)
-    _clean_window(campaign)
+    _clean_settings(campaign)
     campaign.save()
     senders = list(mailboxes)
     for mailbox in senders:

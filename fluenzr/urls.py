@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *section_urls,
     path("", include("accounts.urls")),
+    path("", include("campaigns.urls")),
     path("", include("contacts.urls")),
     path("", include("email_accounts.urls")),
     path("accounts/", include("allauth.urls")),

@@ -12,10 +12,6 @@ from accounts.decorators import workspace_required
 from fluenzr.celery import app as celery_app
 
 SECTIONS = {
-    "campaigns": {
-        "title": _("Campaigns"),
-        "what": _("Write sequences of emails with delays and variables, and launch them."),
-    },
     "inbox": {
         "title": _("Unified inbox"),
         "what": _("Every reply from every mailbox, in one place."),

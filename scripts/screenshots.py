@@ -30,6 +30,13 @@ PAGES = [
     "/accounts/signup/",
     "/",
     "/campaigns/",
+    "/campaigns/new/",
+    "{campaign}",
+    "{campaign}contacts/",
+    "{campaign}preview/",
+    "{campaign}settings/",
+    "{campaign}stats/",
+    "{campaign_draft}",
     "/settings/",
     "/settings/members/",
     "/settings/api-keys/",
@@ -104,8 +111,20 @@ broken = mailbox("hello@acme-growth.fr", "smtp", daily_limit=50, daily_limit_max
 mailbox("paul@acme-growth.com", "gmail", daily_limit=500, daily_limit_max=500, status="paused",
     status_reason="The provider's daily sending quota is used up; sending resumes tomorrow.",
     paused_until=now + timedelta(hours=7), sent_today=0, ramp_up_enabled=False)
+from campaigns import services as campaigns
+campaign = campaigns.campaign_create(workspace=ws, name="Webinar follow-up", mailboxes=[gmail],
+    timezone="Europe/Paris", daily_new_contacts=40)
+campaigns.step_add(workspace=ws, campaign=campaign, subject="{Hi|Hello} {{firstName|there}}",
+    body="Thanks for joining the webinar, {{firstName|there}}.\\n\\nWould a 15-minute call "
+    "about {{company|your team}} make sense next week?\\n\\n{{sender.firstName}}")
+campaigns.step_add(workspace=ws, campaign=campaign, subject="", delay_amount=3,
+    body="Just bumping this up, {{firstName|there}}: does next week work?")
+campaigns.campaign_enroll_lists(workspace=ws, campaign=campaign, lists=[webinar])
+campaigns.campaign_launch(workspace=ws, campaign=campaign)
+outline = campaigns.campaign_create(workspace=ws, name="SaaS founders — Q3 outreach")
 print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/ "
-      f"/email-accounts/{gmail.pk}/ /email-accounts/{broken.pk}/")
+      f"/email-accounts/{gmail.pk}/ /email-accounts/{broken.pk}/ /campaigns/{campaign.pk}/ "
+      f"/campaigns/{outline.pk}/")
 """
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 EMAIL, PASSWORD = "demo@example.test", "a demo passphrase"
@@ -143,13 +162,17 @@ def main(paths: list[str]) -> None:
     seeded = subprocess.run(  # noqa: S603
         [*manage, "shell", "-c", SEED], env=env, check=True, capture_output=True, text=True
     )
-    contact, import_done, import_draft, mailbox, mailbox_error = seeded.stdout.split()[-5:]
+    contact, import_done, import_draft, mailbox, mailbox_error, campaign, campaign_draft = (
+        seeded.stdout.split()[-7:]
+    )
     known = {
         "contact": contact,
         "import_done": import_done,
         "import_draft": import_draft,
         "mailbox": mailbox,
         "mailbox_error": mailbox_error,
+        "campaign": campaign,
+        "campaign_draft": campaign_draft,
     }
     paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connections
@@ -390,3 +391,27 @@ def test_an_unknown_email_is_sent_again_or_marked_sent_only_by_a_person(
     assert set(
         Enrollment.objects.for_workspace(alice.workspace).values_list("next_position", flat=True)
     ) == {1}
+
+
+def test_recipient_local_time_keeps_each_contact_in_their_own_window(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo"]
+    contacts = prospects(alice, trusted_mail_servers, 3)
+    for contact, zone in zip(contacts, zones, strict=True):
+        Contact.objects.for_workspace(alice.workspace).filter(pk=contact.pk).update(timezone=zone)
+    campaign = two_step_campaign(
+        alice, sender_mailbox, contacts, recipient_local_time=True, weekdays=ALL_WEEKDAYS
+    )
+    start = datetime(2026, 6, 2, 0, 0, tzinfo=UTC)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=start)
+    # Walk a whole day in 20-minute ticks; each email must leave inside 09:00-17:00 local.
+    now = start
+    while now < start + timedelta(days=1):
+        run_until_quiet(now)
+        now += timedelta(minutes=20)
+    sent = OutboundMessage.objects.unscoped().select_related("enrollment__contact")
+    assert sent.count() == 3
+    for message in sent:
+        local = message.sent_at.astimezone(ZoneInfo(message.enrollment.contact.timezone))
+        assert time(9) <= local.time() < time(17), (message.enrollment.contact.timezone, local)

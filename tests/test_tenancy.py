@@ -22,6 +22,8 @@ from accounts.tenancy import (
     WorkspaceScopedManager,
     workspace_scope,
 )
+from campaigns import services as campaign_services
+from campaigns.models import Campaign, Enrollment, Step
 from contacts import services as contact_services
 from contacts.importing import service as import_service
 from contacts.models import Contact, ContactList, Import, Suppression
@@ -61,6 +63,19 @@ DASHBOARD_OBJECT_ROUTES = {
     "mailbox_send_test": Mailbox,
     "mailbox_disconnect": Mailbox,
     "mailbox_delete": Mailbox,
+    "campaign_detail": Campaign,
+    "campaign_step_add": Campaign,
+    "campaign_contacts": Campaign,
+    "campaign_enroll": Campaign,
+    "campaign_preview": Campaign,
+    "campaign_settings": Campaign,
+    "campaign_stats": Campaign,
+    "campaign_launch": Campaign,
+    "campaign_pause": Campaign,
+    "campaign_resume": Campaign,
+    "campaign_step_edit": Step,
+    "campaign_step_delete": Step,
+    "campaign_variant_add": Step,
 }
 
 
@@ -104,6 +119,18 @@ def alice_objects(alice, bob) -> dict[type, object]:
     )
     upload = SimpleUploadedFile("alice.csv", b"email\nx@example.com\n")
     source_import = import_service.import_create(workspace=workspace, actor=None, upload=upload)
+    mailbox = unchecked_smtp_mailbox(workspace, "sender@alice.example.com")
+    campaign = campaign_services.campaign_create(
+        workspace=workspace, name="Alice outreach", mailboxes=[mailbox]
+    )
+    step = campaign_services.step_add(
+        workspace=workspace, campaign=campaign, subject="Hello", body="Hi {{firstName|there}}"
+    )
+    campaign_services.campaign_enroll(
+        workspace=workspace,
+        campaign=campaign,
+        contacts=Contact.objects.for_workspace(workspace).filter(pk=contact.pk),
+    )
     return {
         Membership: membership,
         Invitation: invitation,
@@ -113,7 +140,10 @@ def alice_objects(alice, bob) -> dict[type, object]:
         ContactList: contact_list,
         Suppression: suppression,
         Import: source_import,
-        Mailbox: unchecked_smtp_mailbox(workspace, "sender@alice.example.com"),
+        Mailbox: mailbox,
+        Campaign: campaign,
+        Step: step,
+        Enrollment: Enrollment.objects.for_workspace(workspace).get(campaign=campaign),
     }
 
 

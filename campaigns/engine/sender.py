@@ -46,7 +46,8 @@ from email_accounts.providers.base import (
     SentMessage,
     TransientError,
 )
-from email_accounts.services import mailbox_release_send, open_provider
+from email_accounts.services import mailbox_release_send, mailbox_reserve_send, open_provider
+from email_accounts.services.usage import next_local_midnight
 from webhooks.events import emit
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
     if stop is not None:
         _withdraw(message, stop, now)
         return f"withdrawn:{stop}"
+    if not message.quota_held and not _take_quota_again(message, now):
+        return "quota_wait"
     composed = compose(
         enrollment=message.enrollment,
         step=message.step,
@@ -122,6 +125,24 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
     return "sent"
 
 
+def _take_quota_again(message: OutboundMessage, now: datetime) -> bool:
+    """A retry takes a send from the quota of the day it actually goes out; a full day moves
+    it to the mailbox's next day."""
+    if mailbox_reserve_send(mailbox_id=message.mailbox_id, now=now):
+        message.quota_held, message.quota_day = True, message.mailbox.local_day(now)
+        _set(message, quota_held=True, quota_day=message.quota_day)
+        return True
+    _reschedule(message, next_local_midnight(message.mailbox, now), "", count_attempt=False)
+    return False
+
+
+def _give_back_quota(message: OutboundMessage) -> None:
+    if message.quota_held:
+        mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+        message.quota_held = False
+        _set(message, quota_held=False)
+
+
 def _stop_reason(message: OutboundMessage, now: datetime) -> str | None:
     """Every stop condition, read again now (a reply may have arrived since the claim)."""
     enrollment = (
@@ -153,8 +174,8 @@ def _withdraw(
     """It never left (we hold the claim and have not called the provider): delete it, give the
     quota back, and let the enrollment be claimed again later if it still runs."""
     enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
+    _give_back_quota(message)
     OutboundMessage.objects.unscoped().filter(pk=message.pk).delete()
-    mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
     if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
         window = campaign_window(enrollment.campaign, enrollment.contact)
         enrollment.due_at = schedule.next_open(window, now)
@@ -184,11 +205,11 @@ def _reschedule(
             error=error,
             **({} if count_attempt else {"attempts": F("attempts") - 1}),
         )
-        mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+        _give_back_quota(message)
 
 
 def _retry_later(message: OutboundMessage, error: str, *, code: str, now: datetime) -> str:
-    attempts = message.attempts + 1  # the claim counted this one
+    attempts = message.attempts  # the claim counted this one
     if attempts >= MAX_ATTEMPTS:
         _fail(message, error, code)
         return "failed"
@@ -200,7 +221,7 @@ def _retry_later(message: OutboundMessage, error: str, *, code: str, now: dateti
 @transaction.atomic
 def _fail(message: OutboundMessage, error: str, code: str) -> None:
     _set(message, status=MessageStatus.FAILED, error=error, error_code=code)
-    mailbox_release_send(mailbox_id=message.mailbox_id, day=message.quota_day)
+    _give_back_quota(message)
     enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
     enrollment.status, enrollment.stopped_reason = EnrollmentStatus.FAILED, error[:300]
     enrollment.save(update_fields=["status", "stopped_reason"])

@@ -32,13 +32,20 @@ def _act(request: HttpRequest, pk, run, success: str) -> HttpResponse:
 @workspace_required
 @require_POST
 def campaign_launch(request: HttpRequest, pk) -> HttpResponse:
-    return _act(request, pk, services.campaign_launch, _("Launched: the first emails go out within the sending window."))
+    return _act(
+        request,
+        pk,
+        services.campaign_launch,
+        _("Launched: the first emails go out within the sending window."),
+    )
 
 
 @workspace_required
 @require_POST
 def campaign_pause(request: HttpRequest, pk) -> HttpResponse:
-    return _act(request, pk, services.campaign_pause, _("Paused: nothing more is sent until you resume."))
+    return _act(
+        request, pk, services.campaign_pause, _("Paused: nothing more is sent until you resume.")
+    )
 
 
 @workspace_required

@@ -97,9 +97,7 @@ def campaign_settings(request: HttpRequest, pk) -> HttpResponse:
         else:
             messages.success(request, _("Schedule and options saved."))
             return redirect("campaign_settings", campaign.pk)
-    return render_campaign(
-        request, campaign, "settings", "campaigns/settings.html", {"form": form}
-    )
+    return render_campaign(request, campaign, "settings", "campaigns/settings.html", {"form": form})
 
 
 @workspace_required

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import InvitationViewSet, MemberViewSet, WorkspaceView
+from campaigns.api import CampaignViewSet, EnrollmentViewSet, StepViewSet
 from contacts.api.contacts import ContactViewSet
 from contacts.api.imports import ImportViewSet
 from contacts.api.lists import ContactListViewSet
@@ -19,6 +20,9 @@ router.register("lists", ContactListViewSet, basename="list")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("imports", ImportViewSet, basename="import")
 router.register("email-accounts", MailboxViewSet, basename="email-account")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("steps", StepViewSet, basename="step")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("workspace", WorkspaceView.as_view(), name="api-workspace"),

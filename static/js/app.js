@@ -85,3 +85,30 @@
     applyPreset(select, Boolean(empty));
   });
 })();
+
+/* Campaigns */
+// The variable menu inserts {{name}} at the cursor of the subject or body last focused in
+// its form (the body when none was).
+(function () {
+  "use strict";
+
+  var lastTarget = new WeakMap();
+  document.addEventListener("focusin", function (event) {
+    var field = event.target.closest("[data-variable-target]");
+    if (field && field.form) lastTarget.set(field.form, field);
+  });
+  document.addEventListener("change", function (event) {
+    var menu = event.target.closest("select[data-insert-variable]");
+    if (!menu || !menu.value) return;
+    var form = menu.form || menu.closest("form");
+    var field = (form && lastTarget.get(form)) || (form && form.querySelector("textarea[data-variable-target]"));
+    var text = "{{" + menu.value + "}}";
+    menu.value = "";
+    if (!field) return;
+    var start = typeof field.selectionStart === "number" ? field.selectionStart : field.value.length;
+    var end = typeof field.selectionEnd === "number" ? field.selectionEnd : start;
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    field.focus();
+    field.setSelectionRange(start + text.length, start + text.length);
+  });
+})();

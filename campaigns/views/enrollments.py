@@ -1,0 +1,125 @@
+"""Dashboard: the campaign's contacts (enroll a list, who is where and why) and the preview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import workspace_required
+from accounts.errors import ServiceError
+from campaigns import selectors, services
+from campaigns.forms import EnrollForm, PreviewForm
+from campaigns.models import Campaign
+from campaigns.templating import UndefinedVariable
+from campaigns.views.common import form_error, get_campaign, render_campaign
+from contacts import selectors as contact_selectors
+from contacts.models import ContactStatus
+
+PAGE_SIZE = 25
+PREVIEW_CHOICES = 200
+
+
+def _skip_reason(key: str) -> str:
+    if key == "already_enrolled":
+        return _("already in the campaign")
+    if key == "suppressed":
+        return _("on the suppression list")
+    if key in ContactStatus.values:
+        return str(ContactStatus(key).label).lower()
+    return key
+
+
+def _contacts(request: HttpRequest, campaign: Campaign, form: EnrollForm) -> HttpResponse:
+    enrollments = campaign.enrollments.select_related("contact", "mailbox", "campaign").order_by(
+        "created_at", "pk"
+    )
+    page = Paginator(enrollments, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"enrollment": e, "explanation": selectors.explain(enrollment=e)} for e in page]
+    return render_campaign(
+        request,
+        campaign,
+        "contacts",
+        "campaigns/contacts.html",
+        {"form": form, "page": page, "rows": rows},
+    )
+
+
+def _enroll_form(request: HttpRequest, data=None) -> EnrollForm:
+    return EnrollForm(data, lists=contact_selectors.lists_with_counts(workspace=request.workspace))
+
+
+@workspace_required
+def campaign_contacts(request: HttpRequest, pk) -> HttpResponse:
+    return _contacts(request, get_campaign(request, pk), _enroll_form(request))
+
+
+@workspace_required
+@require_POST
+def campaign_enroll(request: HttpRequest, pk) -> HttpResponse:
+    campaign = get_campaign(request, pk)
+    form = _enroll_form(request, request.POST)
+    if form.is_valid():
+        try:
+            result = services.campaign_enroll_lists(
+                workspace=request.workspace,
+                campaign=campaign,
+                lists=[form.cleaned_data["contact_list"]],
+            )
+        except ServiceError as error:
+            form_error(form, error)
+        else:
+            text = _("Added %(n)d.") % {"n": result.added}
+            if result.skipped:
+                skipped = ", ".join(
+                    f"{count} {_skip_reason(reason)}" for reason, count in result.skipped.items()
+                )
+                text += " " + _("Skipped: %(skipped)s.") % {"skipped": skipped}
+            messages.success(request, text)
+            return redirect("campaign_contacts", campaign.pk)
+    return _contacts(request, campaign, form)
+
+
+@workspace_required
+def campaign_preview(request: HttpRequest, pk) -> HttpResponse:
+    campaign = get_campaign(request, pk)
+    steps = list(campaign.steps.prefetch_related("variants"))
+    enrollments = list(
+        campaign.enrollments.select_related("contact", "mailbox", "campaign").order_by(
+            "created_at", "pk"
+        )[:PREVIEW_CHOICES]
+    )
+    data = request.GET if "enrollment" in request.GET else None
+    if data is None and enrollments and steps:
+        data = {"enrollment": str(enrollments[0].pk), "step": str(steps[0].pk)}
+    form = PreviewForm(data, enrollments=enrollments, steps=steps)
+    shown, problem = None, ""
+    if data is not None and form.is_valid():
+        enrollment = next(e for e in enrollments if str(e.pk) == form.cleaned_data["enrollment"])
+        step = next(s for s in steps if str(s.pk) == form.cleaned_data["step"])
+        if not campaign.mailboxes.exists() and enrollment.mailbox is None:
+            problem = _("Choose a mailbox to send from first (Schedule & options).")
+        else:
+            try:
+                shown = selectors.preview(enrollment=enrollment, step=step)
+            except UndefinedVariable as error:
+                problem = _(
+                    "This contact has no value for %(names)s: give a fallback like "
+                    "{{firstName|there}}, or fill it in."
+                ) % {"names": ", ".join(f"{{{{{name}}}}}" for name in error.names)}
+    return render_campaign(
+        request,
+        campaign,
+        "preview",
+        "campaigns/preview.html",
+        {
+            "form": form,
+            "preview": shown,
+            "problem": problem,
+            "has_steps": bool(steps),
+            "has_enrollments": bool(enrollments),
+        },
+    )
