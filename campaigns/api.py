@@ -301,7 +301,7 @@ class CampaignViewSet(
                 raise ServiceError(
                     _(
                         "This campaign has sent emails and keeps their history: it cannot be "
-                        "deleted. Pause it instead."
+                        "deleted."
                     )
                 ) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

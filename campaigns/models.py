@@ -12,7 +12,7 @@ from datetime import time
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts.tenancy import WorkspaceOwnedModel
 
@@ -101,6 +101,26 @@ class Step(WorkspaceOwnedModel):
     position = models.PositiveIntegerField()  # 0 = the first email
     delay_amount = models.PositiveIntegerField(default=0)
     delay_unit = models.CharField(max_length=8, choices=DelayUnit.choices, default=DelayUnit.DAYS)
+
+    @property
+    def delay_text(self) -> str:
+        """ "3 sending days after the previous email", in the reader's language."""
+        n = self.delay_amount
+        if self.delay_unit == DelayUnit.MINUTES:
+            text = ngettext(
+                "%(n)d minute after the previous email", "%(n)d minutes after the previous email", n
+            )
+        elif self.delay_unit == DelayUnit.HOURS:
+            text = ngettext(
+                "%(n)d hour after the previous email", "%(n)d hours after the previous email", n
+            )
+        else:
+            text = ngettext(
+                "%(n)d sending day after the previous email",
+                "%(n)d sending days after the previous email",
+                n,
+            )
+        return text % {"n": n}
 
     class Meta:
         ordering = ["campaign", "position"]

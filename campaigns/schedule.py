@@ -38,9 +38,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 DELAY_UNITS = ("minutes", "hours", "days")
 
-SAME_TIMES = (
+# Users read these (launch problems, the settings form): translated when raised.
+SAME_TIMES = gettext_lazy(
     "The start and end times are the same: the window would never open (or never close). "
     "Choose different times."
 )
@@ -76,7 +80,7 @@ def validate_window(window: Window) -> None:
     """Raise ValueError, with a message fit for the user, when the window cannot work."""
     _zone(window.timezone)
     if not window.weekdays:
-        raise ValueError("Choose at least one day of the week: the window would never open.")
+        raise ValueError(_("Choose at least one day of the week: the window would never open."))
     if not all(type(day) is int and 0 <= day <= 6 for day in window.weekdays):
         raise ValueError("Days of the week go from 0 (Monday) to 6 (Sunday).")
     if not (isinstance(window.start, time) and isinstance(window.end, time)):
@@ -87,7 +91,7 @@ def validate_window(window: Window) -> None:
             "give them without a timezone of their own."
         )
     if window.start == window.end:
-        raise ValueError(SAME_TIMES)
+        raise ValueError(str(SAME_TIMES))
 
 
 def is_open(window: Window, moment: datetime) -> bool:
@@ -255,7 +259,8 @@ def _zone(key: str) -> ZoneInfo:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ValueError(
-            f"Unknown timezone {key!r}: use a name such as Europe/Paris or America/New_York."
+            _("Unknown time zone “%(zone)s”: use a name such as Europe/Paris or America/New_York.")
+            % {"zone": key}
         ) from None
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from campaigns import schedule, templating
 from campaigns.engine.compose import choose_variant, compose, render_context
@@ -75,11 +76,14 @@ def undefined_variables_report(campaign: Campaign, *, limit: int = 10_000) -> li
     return reports
 
 
-def undefined_problem_sentences(campaign: Campaign) -> list[str]:
+def undefined_problem_sentences(campaign: Campaign, *, limit: int = 10_000) -> list[str]:
     return [
-        _(
-            "Email %(step)d (%(variant)s) uses %(names)s, which %(count)d contacts have no value "
-            "for: give a fallback like {{firstName|there}}, or fill it in."
+        ngettext(
+            "Email %(step)d (%(variant)s) uses %(names)s, with no value for %(count)d contact: "
+            "give a fallback like {{firstName|there}}, or fill it in.",
+            "Email %(step)d (%(variant)s) uses %(names)s, with no value for %(count)d contacts: "
+            "give a fallback like {{firstName|there}}, or fill it in.",
+            report.contacts,
         )
         % {
             "step": report.step,
@@ -87,7 +91,7 @@ def undefined_problem_sentences(campaign: Campaign) -> list[str]:
             "names": ", ".join(f"{{{{{name}}}}}" for name in report.names),
             "count": report.contacts,
         }
-        for report in undefined_variables_report(campaign)
+        for report in undefined_variables_report(campaign, limit=limit)
     ]
 
 
@@ -135,10 +139,13 @@ def explain(*, enrollment: Enrollment, now: datetime | None = None) -> Explanati
     """Why this contact has not been emailed (yet): the next due time and what holds it."""
     now = now or timezone.now()
     campaign, reasons = enrollment.campaign, []
+    if enrollment.status == EnrollmentStatus.COMPLETED:
+        return Explanation(enrollment.status, None, [_("Finished: every email was sent.")])
     if enrollment.status not in RUNNING_ENROLLMENT:
         label = EnrollmentStatus(enrollment.status).label
         text = _("Stopped: %(status)s.") % {"status": label}
-        if enrollment.stopped_reason:
+        # A server's or provider's own words add detail; the engine's bare codes do not.
+        if " " in enrollment.stopped_reason:
             text += f" {enrollment.stopped_reason}"
         return Explanation(enrollment.status, None, [text])
     in_flight = enrollment.messages.filter(

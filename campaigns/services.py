@@ -151,8 +151,10 @@ def campaign_enroll(
     return result
 
 
-def launch_problems(campaign: Campaign) -> list[str]:
-    """What stops a launch, each problem a sentence saying what to do."""
+def launch_problems(campaign: Campaign, *, contacts_checked: int = 10_000) -> list[str]:
+    """What stops a launch, each problem a sentence saying what to do. Variables are checked
+    against the first `contacts_checked` contacts (pages show a quick sample; the launch itself
+    checks them all, up to its cap)."""
     problems = []
     if not campaign.steps.exists():
         problems.append(_("Write at least one email."))
@@ -165,7 +167,7 @@ def launch_problems(campaign: Campaign) -> list[str]:
     except ValueError as error:
         problems.append(str(error))
     if not problems:
-        problems += undefined_problem_sentences(campaign)
+        problems += undefined_problem_sentences(campaign, limit=contacts_checked)
     return problems
 
 
@@ -373,7 +375,7 @@ def variant_add(
     labels = set(step.variants.values_list("label", flat=True))
     label = next((c for c in "ABCDEFGHIJ" if c not in labels), None)
     if label is None:
-        raise ServiceError(_("A step has at most 10 variants."))
+        raise ServiceError(_("An email of the sequence has at most 10 variants."))
     if not body.strip():
         raise ServiceError(_("Write the email's body."), field="body")
     return Variant.objects.create(

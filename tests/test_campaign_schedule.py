@@ -274,10 +274,10 @@ def test_bad_delays_are_refused(amount: object, unit: str, message: str) -> None
 @pytest.mark.parametrize(
     ("w", "message"),
     [
-        (window(time(9), time(9)), re.escape(SAME_TIMES)),
-        (window(time(9), time(17), zone="Mars/Olympus"), "Unknown timezone 'Mars/Olympus'"),
-        (window(time(9), time(17), zone=""), "Unknown timezone ''"),
-        (window(time(9), time(17), zone="../etc/passwd"), "Unknown timezone"),
+        (window(time(9), time(9)), re.escape(str(SAME_TIMES))),
+        (window(time(9), time(17), zone="Mars/Olympus"), "Unknown time zone “Mars/Olympus”"),
+        (window(time(9), time(17), zone=""), "Unknown time zone “”"),
+        (window(time(9), time(17), zone="../etc/passwd"), "Unknown time zone"),
         (window(time(9), time(17), frozenset()), "Choose at least one day of the week"),
         (window(time(9), time(17), frozenset({7})), r"from 0 \(Monday\) to 6 \(Sunday\)"),
         (window(time(9, tzinfo=UTC), time(17)), "without a timezone"),

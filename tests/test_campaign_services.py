@@ -61,7 +61,7 @@ def test_undefined_variables_block_the_launch_naming_step_and_count(alice, campa
     )
     with pytest.raises(ServiceError) as error:
         services.campaign_launch(workspace=alice.workspace, campaign=campaign)
-    assert "Email 1 (A) uses {{company}}, which 2 contacts have no value for" in str(error.value)
+    assert "Email 1 (A) uses {{company}}, with no value for 2 contacts" in str(error.value)
     step = campaign.steps.get(position=0)
     services.step_update(workspace=alice.workspace, step=step, body="About {{company|your team}}.")
     launched = services.campaign_launch(

@@ -134,7 +134,7 @@ def test_create_defaults_to_the_workspace_timezone(alice):
             "spacing_max_seconds",
             "maximum gap",
         ),
-        ({"timezone": "Mars/Olympus"}, "window_end", "Unknown timezone"),
+        ({"timezone": "Mars/Olympus"}, "window_end", "Unknown time zone"),
         ({"weekdays": []}, "window_end", "at least one day"),
         ({"weekdays": [7]}, "weekdays", ""),
         ({"name": "  "}, "name", ""),
@@ -213,7 +213,7 @@ def test_launch_problems_are_a_400_with_the_sentence(alice, campaign):
     response = alice.api.post(url(campaign, "launch"))
     assert response.status_code == 400
     assert (
-        "Email 1 (A) uses {{company}}, which 1 contacts have no value for"
+        "Email 1 (A) uses {{company}}, with no value for 1 contact:"
         in (response.json()["error"]["message"])
     )
     empty = services.campaign_create(workspace=alice.workspace, name="Empty")

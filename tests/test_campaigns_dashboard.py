@@ -112,7 +112,7 @@ def test_create_write_enroll_preview_launch_pause_resume(alice, mailbox, prospec
     )
     first, second = campaign.steps.order_by("position")
     assert (second.delay_amount, second.delay_unit) == (3, "days")
-    assert "3 days (sending days only) after the previous email" in body
+    assert "3 sending days after the previous email" in body
 
     # Edit the first email.
     body = follow(
@@ -135,9 +135,9 @@ def test_create_write_enroll_preview_launch_pause_resume(alice, mailbox, prospec
 
     # Enroll a list: how many were added, and why others were skipped.
     body = follow(alice, f"/campaigns/{campaign.pk}/enroll/", {"contact_list": prospects.pk})
-    assert "Added 2." in body
+    assert "2 contacts added." in body
     body = follow(alice, f"/campaigns/{campaign.pk}/enroll/", {"contact_list": prospects.pk})
-    assert "Added 0. Skipped: 2 already in the campaign." in body
+    assert "0 contacts added. Skipped: already in the campaign (2)." in body
     assert "paula@prospect.example.com" in body
     assert "Not scheduled: the campaign has not been launched." in body
 
@@ -187,7 +187,7 @@ def test_undefined_variable_blocks_the_launch_and_the_preview_says_so(alice, dra
     services.step_update(workspace=alice.workspace, step=draft.steps.get(), body="Hi {{title}}")
     services.campaign_enroll_lists(workspace=alice.workspace, campaign=draft, lists=[prospects])
     body = follow(alice, f"/campaigns/{draft.pk}/launch/")
-    assert "uses {{title}}, which 2 contacts have no value for" in body
+    assert "uses {{title}}, with no value for 2 contacts" in body
     draft.refresh_from_db()
     assert draft.status == CampaignStatus.DRAFT
     body = page(alice.client.get(f"/campaigns/{draft.pk}/preview/"))

@@ -80,21 +80,28 @@ def _claim_one(mailbox_id: uuid.UUID, now: datetime) -> OutboundMessage | None:
     )
     if mailbox is None:  # another tick has it, or it changed meanwhile
         return None
-    candidates = (
+    due = Q(status__in=RUNNING_ENROLLMENT, due_at__lte=now)
+    candidate_ids = list(
         Enrollment.objects.unscoped()
-        .select_for_update(skip_locked=True, of=("self",))
-        .select_related("campaign", "contact")
-        .filter(
-            status__in=RUNNING_ENROLLMENT,
-            due_at__lte=now,
-            campaign__status=CampaignStatus.ACTIVE,
-            campaign__mailboxes=mailbox,
-        )
+        .filter(due, campaign__status=CampaignStatus.ACTIVE, campaign__mailboxes=mailbox)
         .filter(Q(mailbox=mailbox) | Q(mailbox__isnull=True))
-        .order_by("due_at")[:CANDIDATES_PER_MAILBOX]
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:CANDIDATES_PER_MAILBOX]
     )
     started_today: dict[uuid.UUID, int] = {}
-    for enrollment in candidates:
+    for enrollment_id in candidate_ids:
+        # Locked one at a time, and re-read under the lock: a tick working on another mailbox
+        # only ever holds the enrollment it is deciding on, never the whole batch.
+        enrollment = (
+            Enrollment.objects.unscoped()
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("campaign", "contact")
+            .filter(due, pk=enrollment_id)
+            .filter(Q(mailbox=mailbox) | Q(mailbox__isnull=True))
+            .first()
+        )
+        if enrollment is None:  # claimed or changed meanwhile
+            continue
         message = _try_enrollment(enrollment, mailbox, now, started_today)
         if message is not None:
             return message

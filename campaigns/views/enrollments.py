@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
@@ -72,10 +73,12 @@ def campaign_enroll(request: HttpRequest, pk) -> HttpResponse:
         except ServiceError as error:
             form_error(form, error)
         else:
-            text = _("Added %(n)d.") % {"n": result.added}
+            text = ngettext("%(n)d contact added.", "%(n)d contacts added.", result.added) % {
+                "n": result.added
+            }
             if result.skipped:
                 skipped = ", ".join(
-                    f"{count} {_skip_reason(reason)}" for reason, count in result.skipped.items()
+                    f"{_skip_reason(reason)} ({count})" for reason, count in result.skipped.items()
                 )
                 text += " " + _("Skipped: %(skipped)s.") % {"skipped": skipped}
             messages.success(request, text)
