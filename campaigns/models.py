@@ -232,6 +232,9 @@ class OutboundMessage(WorkspaceOwnedModel):
     next_attempt_at = models.DateTimeField()  # when the send task may (re)try it
     sending_started_at = models.DateTimeField(null=True, blank=True)  # the lease
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The last time an `unknown` message was looked up in Sent: the sweeper takes the least
+    # recently checked first, so old ones never starve new ones.
+    reconciled_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=300, blank=True)
     provider_thread_id = models.CharField(max_length=100, blank=True)
     error = models.CharField(max_length=1000, blank=True)

@@ -415,3 +415,27 @@ def test_recipient_local_time_keeps_each_contact_in_their_own_window(
     for message in sent:
         local = message.sent_at.astimezone(ZoneInfo(message.enrollment.contact.timezone))
         assert time(9) <= local.time() < time(17), (message.enrollment.contact.timezone, local)
+
+
+def test_reconciliation_takes_the_least_recently_checked_first(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    """Unknown emails never found in Sent (waiting for a person) must not starve newer ones."""
+    contacts = prospects(alice, trusted_mail_servers, 3)
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    for offset in range(3):
+        tick(TUESDAY_10 + timedelta(seconds=20 * offset))
+    OutboundMessage.objects.unscoped().update(status=MessageStatus.UNKNOWN)
+    oldest_first = list(OutboundMessage.objects.unscoped().order_by("created_at"))
+    now = TUESDAY_10 + timedelta(hours=1)
+    assert sweeper.reconcile_unknown(limit=2, now=now) == 0
+    checked = set(
+        OutboundMessage.objects.unscoped()
+        .filter(reconciled_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    assert checked == {oldest_first[0].pk, oldest_first[1].pk}
+    assert sweeper.reconcile_unknown(limit=2, now=now + timedelta(minutes=1)) == 0
+    newest = OutboundMessage.objects.unscoped().get(pk=oldest_first[2].pk)
+    assert newest.reconciled_at == now + timedelta(minutes=1)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.engine.sender import record_sent
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 SENDING_LEASE = timedelta(minutes=10)  # far above a send's own timeouts (15 s a step)
 REQUEUE_AFTER = timedelta(seconds=60)  # a scheduled message whose nudge should have run by now
 BATCH = 500
+RECHECK_AFTER = timedelta(minutes=15)  # between two Sent-folder lookups of one message
 
 
 def requeue_scheduled(*, enqueue: Callable[[uuid.UUID], None], now: datetime | None = None) -> int:
@@ -49,17 +51,21 @@ def expire_sending(*, now: datetime | None = None) -> int:
     )
 
 
-def reconcile_unknown(*, limit: int = 100) -> int:
-    """Look each `unknown` message up in its mailbox's Sent folder; returns how many were
-    found (and recorded as sent, which moves their enrollment on)."""
+def reconcile_unknown(*, limit: int = 50, now: datetime | None = None) -> int:
+    """Look `unknown` messages up in their mailbox's Sent folder, the least recently checked
+    first and each at most every RECHECK_AFTER; returns how many were found (and recorded as
+    sent, which moves their enrollment on)."""
+    now = now or timezone.now()
     found = 0
     unknown = (
         OutboundMessage.objects.unscoped()
         .filter(status=MessageStatus.UNKNOWN)
+        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=now - RECHECK_AFTER))
         .select_related("mailbox", "step", "variant", "enrollment")
-        .order_by("created_at")[:limit]
+        .order_by(F("reconciled_at").asc(nulls_first=True), "created_at")[:limit]
     )
     for message in unknown:
+        OutboundMessage.objects.unscoped().filter(pk=message.pk).update(reconciled_at=now)
         try:
             with open_provider(mailbox=message.mailbox) as provider:
                 sent = provider.find_sent(message.message_id)

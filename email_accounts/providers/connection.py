@@ -7,6 +7,7 @@ the port, the security setting, the firewall…). Nothing is sent.
 from __future__ import annotations
 
 import contextlib
+import functools
 import imaplib
 import ipaddress
 import re
@@ -67,9 +68,16 @@ class ConnectionProblem(Exception):
 def tls_context() -> ssl.SSLContext:
     """The system's trusted certificates, plus EMAIL_ACCOUNTS_EXTRA_CA_FILE when set (a
     company's own CA, or the test servers')."""
+    return _tls_context_for(settings.EMAIL_ACCOUNTS_EXTRA_CA_FILE or "")
+
+
+@functools.cache
+def _tls_context_for(extra_ca_file: str) -> ssl.SSLContext:
+    # Loading the system's CA store costs ~80 ms; a context is safe to share between
+    # connections and threads, so every send reuses one.
     context = ssl.create_default_context()
-    if settings.EMAIL_ACCOUNTS_EXTRA_CA_FILE:
-        context.load_verify_locations(cafile=settings.EMAIL_ACCOUNTS_EXTRA_CA_FILE)
+    if extra_ca_file:
+        context.load_verify_locations(cafile=extra_ca_file)
     return context
 
 

@@ -1,6 +1,7 @@
 """Real mail servers on loopback for the tests: Dovecot (IMAP, IMAPS) and an SMTP server
 (aiosmtpd, with AUTH, STARTTLS and implicit TLS) that delivers into Dovecot's maildirs and
-can be told to refuse given senders or recipients with scripted replies.
+can be told to refuse given senders or recipients with scripted replies, to hold a session at
+a given point of the dialogue, or to file copies in the sender's Sent folder as Gmail does.
 
 Dovecot runs from `dovecot.conf.template` (Debian bookworm's 2.3) with its own run, state, log
 and mail folders under one temporary directory, as root, without touching the system's own
@@ -9,11 +10,13 @@ mail setup. `make test` installs it when missing (scripts/ensure-test-services.s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -154,6 +157,26 @@ class Received:
 
 
 @dataclass
+class Hold:
+    """One SMTP session stopped at a point of the dialogue until the test releases it (see
+    `SmtpServer.hold`). `reached` is set once a session is held there."""
+
+    at: str
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait_reached(self, timeout: float) -> None:
+        if not self.reached.wait(timeout):
+            raise AssertionError(f"No SMTP session reached {self.at!r} in {timeout} s.")
+
+    def release(self) -> None:
+        self.released.set()
+
+
+HOLD_POINTS = ("mail", "data")
+
+
+@dataclass
 class _Handler:
     dovecot: Dovecot
     received: list[Received] = field(default_factory=list)
@@ -161,8 +184,21 @@ class _Handler:
     recipient_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
     drop_after_data: bool = False
+    hold: Hold | None = None
+    file_sent_copies: bool = False
+
+    async def _held(self, point: str) -> None:
+        """Wait here (without blocking the server's other sessions) if the pending hold is for
+        this point; a hold applies to the first session that reaches it, once."""
+        hold = self.hold
+        if hold is None or hold.at != point or hold.reached.is_set():
+            return
+        hold.reached.set()
+        while not hold.released.is_set():  # cancelled if the client's connection goes away
+            await asyncio.sleep(0.01)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        await self._held("mail")
         reply = self.sender_replies.get(address.lower())
         if reply:
             return reply
@@ -185,6 +221,10 @@ class _Handler:
         for recipient in envelope.rcpt_tos:
             if recipient.lower() in self.dovecot.passwords:
                 self.dovecot.deliver(recipient.lower(), raw)
+        sender = (envelope.mail_from or "").lower()
+        if self.file_sent_copies and sender in self.dovecot.passwords:
+            self.dovecot.deliver(sender, raw, folder="Sent")
+        await self._held("data")  # accepted and delivered; the client has not heard so yet
         if self.drop_after_data:
             server.transport.close()  # delivered, but the client never hears so
         return "250 2.0.0 Message accepted for delivery"
@@ -261,12 +301,31 @@ class SmtpServer:
         reply: the client cannot know whether its message left."""
         self.handler.drop_after_data = True
 
+    def hold(self, at: str) -> Hold:
+        """Stop the next session that reaches `at` until `Hold.release()`: "mail" holds the
+        MAIL FROM command (nothing of the message has arrived), "data" holds the reply to
+        the end of the content, after the message was accepted and delivered (the client
+        cannot know it left). A test kills the sending worker while it waits there."""
+        if at not in HOLD_POINTS:
+            raise ValueError(f"Hold at one of {HOLD_POINTS}, not {at!r}.")
+        self.handler.hold = Hold(at)
+        return self.handler.hold
+
+    def file_sent_copies(self) -> None:
+        """File a copy of every accepted message in its sender's Sent folder, as Gmail's and
+        Microsoft 365's SMTP servers do (the sender must be one of Dovecot's users)."""
+        self.handler.file_sent_copies = True
+
     def reset(self) -> None:
+        if self.handler.hold is not None:
+            self.handler.hold.release()
         self.handler.received.clear()
         self.handler.sender_replies.clear()
         self.handler.recipient_replies.clear()
         self.handler.data_reply = None
         self.handler.drop_after_data = False
+        self.handler.hold = None
+        self.handler.file_sent_copies = False
 
 
 @dataclass
