@@ -197,6 +197,13 @@ class Enrollment(WorkspaceOwnedModel):
                 name="enrollment_due",
                 condition=Q(status__in=RUNNING_ENROLLMENT) & Q(due_at__isnull=False),
             ),
+            # The tick's per-mailbox question is "due in this mailbox's campaigns": without the
+            # campaign first, it rereads the whole due range once per campaign (bench/scheduler.py).
+            models.Index(
+                fields=["campaign", "due_at"],
+                name="enrollment_campaign_due",
+                condition=Q(status__in=RUNNING_ENROLLMENT) & Q(due_at__isnull=False),
+            ),
         ]
 
 
