@@ -32,3 +32,8 @@ class PlanLimitError(ServiceError):
     def __init__(self, message: str, *, required_plan: Plan | None) -> None:
         super().__init__(message)
         self.required_plan = required_plan
+
+
+def form_error(form, error: ServiceError) -> None:
+    """Show a service's refusal on the form field it names, or above the form."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)

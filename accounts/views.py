@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from accounts.forms import (
     ApiKeyForm,
     InvitationForm,
@@ -34,10 +34,6 @@ def _membership(request: HttpRequest) -> Membership:
     return membership
 
 
-def _form_error(form, error: ServiceError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
 @workspace_required
 def workspace_settings(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
@@ -53,7 +49,7 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
                 timezone_name=form.cleaned_data["timezone"],
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, _("Workspace settings saved."))
             return redirect("settings_workspace")
@@ -73,7 +69,7 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
                 owner=request.user, name=form.cleaned_data["name"]
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, _("Workspace “%(name)s” created.") % {"name": workspace.name})
             return redirect("dashboard")
@@ -107,7 +103,7 @@ def members(request: HttpRequest) -> HttpResponse:
                 role=form.cleaned_data["role"],
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(
                 request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
@@ -221,7 +217,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 workspace=workspace, created_by=request.user, name=form.cleaned_data["name"]
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             form = ApiKeyForm()
     # The secret is shown in this response only; it is stored nowhere but as a hash.

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from email import policy
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -191,7 +191,7 @@ def explain(*, enrollment: Enrollment, now: datetime | None = None) -> Explanati
                     "reason": mailbox.reason_display,
                 }
             )
-        elif _quota_left(mailbox, now) <= 0:
+        elif mailbox_selectors.quota_left_today(mailbox, now) <= 0:
             reasons.append(
                 _("Its mailbox %(email)s has reached today's limit (%(limit)d).")
                 % {"email": mailbox.email, "limit": mailbox_selectors.limit_today(mailbox, now)}
@@ -206,10 +206,6 @@ def explain(*, enrollment: Enrollment, now: datetime | None = None) -> Explanati
 
 def _local(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def _quota_left(mailbox: Mailbox, now: datetime) -> int:
-    return mailbox_selectors.limit_today(mailbox, now) - mailbox_selectors.sent_today(mailbox, now)
 
 
 # ------------------------------------------------------------------------------- forecast
@@ -289,6 +285,20 @@ def forecast(
 
 
 # ------------------------------------------------------------------------------- stats
+
+
+def campaigns_with_numbers(*, workspace) -> QuerySet[Campaign]:
+    """The campaign list's numbers in one query: contacts, emails that left (sent or bounced
+    at send time), bounced."""
+    left = (MessageStatus.SENT, MessageStatus.BOUNCED)
+    return Campaign.objects.for_workspace(workspace).annotate(
+        contact_count=Count("enrollments", distinct=True),
+        sent_count=Count("enrollments__messages", filter=Q(enrollments__messages__status__in=left)),
+        bounced_count=Count(
+            "enrollments__messages",
+            filter=Q(enrollments__messages__status=MessageStatus.BOUNCED),
+        ),
+    )
 
 
 def campaign_stats(campaign: Campaign) -> dict:

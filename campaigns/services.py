@@ -37,7 +37,7 @@ from campaigns.payloads import campaign_payload
 from campaigns.selectors import undefined_problem_sentences
 from campaigns.windows import campaign_window
 from contacts.models import Contact, ContactList, ContactStatus
-from contacts.selectors import email_sendability
+from contacts.selectors import suppressed_emails
 from email_accounts.models import Mailbox
 from email_accounts.providers.base import SentMessage
 from webhooks.events import emit
@@ -125,15 +125,17 @@ def campaign_enroll(
         .values_list("contact_id", flat=True)
     )
     running = campaign.status == CampaignStatus.ACTIVE
+    candidates = list(contacts.filter(workspace=workspace))
+    suppressed = suppressed_emails(workspace=workspace, emails=(c.email for c in candidates))
     new = []
-    for contact in contacts.filter(workspace=workspace):
+    for contact in candidates:
         if contact.pk in already:
             result.skipped["already_enrolled"] += 1
             continue
         if contact.status != ContactStatus.ACTIVE:
             result.skipped[contact.status] += 1
             continue
-        if not email_sendability(workspace=workspace, email=contact.email).allowed:
+        if contact.email.lower() in suppressed:
             result.skipped["suppressed"] += 1
             continue
         new.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -46,6 +47,29 @@ def _domains_covering(domain: str) -> list[str]:
     covers its subdomains."""
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def suppressed_emails(*, workspace: Workspace, emails: Iterable[str]) -> set[str]:
+    """Which of these addresses (lowercased) the suppression list covers, by the address, its
+    domain or a parent domain: email_sendability's first question, for a whole batch in two
+    queries (enrolling a list of thousands)."""
+    addresses = {email.strip().lower() for email in emails}
+    covering = {address: _domains_covering(address.rpartition("@")[2]) for address in addresses}
+    suppressions = Suppression.objects.for_workspace(workspace)
+    blocked = set(
+        suppressions.filter(kind=SuppressionKind.EMAIL, value__in=addresses).values_list(
+            "value", flat=True
+        )
+    )
+    all_domains = {domain for domains in covering.values() for domain in domains}
+    blocked_domains = set(
+        suppressions.filter(kind=SuppressionKind.DOMAIN, value__in=all_domains).values_list(
+            "value", flat=True
+        )
+    )
+    if blocked_domains:
+        blocked |= {a for a, domains in covering.items() if blocked_domains.intersection(domains)}
+    return blocked
 
 
 def email_sendability(*, workspace: Workspace, email: str) -> Sendability:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Workspace
-from email_accounts.models import Mailbox, MailboxStatus, Provider
+from email_accounts.models import Mailbox, Provider
 
 SCOPE_OPENID = "openid"
 SCOPE_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
@@ -122,8 +122,6 @@ def mailbox_missing_features(mailbox: Mailbox) -> list[str]:
     return missing_gmail_features(tokens.scopes) if tokens else []
 
 
-def mailbox_can_send(mailbox: Mailbox, now: datetime | None = None) -> bool:
+def quota_left_today(mailbox: Mailbox, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    if mailbox.status != MailboxStatus.CONNECTED or not mailbox.has_credentials:
-        return False
-    return sent_today(mailbox, now) < limit_today(mailbox, now)
+    return limit_today(mailbox, now) - sent_today(mailbox, now)

@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from email_accounts import selectors, services
 from email_accounts.forms import MailboxSettingsForm, SmtpImapForm
 from email_accounts.models import Mailbox, Provider
@@ -30,10 +30,6 @@ def _mailbox(request: HttpRequest, pk) -> Mailbox:
     except ValueError:  # a mangled ?mailbox= link: not found, rather than an error page
         raise Http404 from None
     return get_object_or_404(Mailbox.objects.for_workspace(request.workspace), pk=pk)
-
-
-def _form_error(form, error: ServiceError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
@@ -126,7 +122,7 @@ def smtp_new(request: HttpRequest) -> HttpResponse:
                 workspace=request.workspace, details=form.details()
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(
                 request, _("%(email)s is connected: both servers answered.") % {"email": mailbox}
@@ -150,7 +146,7 @@ def smtp_edit(request: HttpRequest, pk) -> HttpResponse:
                 workspace=request.workspace, mailbox=mailbox, details=form.details()
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, _("Saved: both servers answered."))
             return redirect("mailbox_detail", mailbox.pk)
@@ -169,7 +165,7 @@ def mailbox_detail(request: HttpRequest, pk) -> HttpResponse:
                 workspace=request.workspace, mailbox=mailbox, values=form.values()
             )
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, _("Settings saved."))
             return redirect("mailbox_detail", mailbox.pk)

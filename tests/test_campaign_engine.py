@@ -14,6 +14,7 @@ from django.db import connections
 from django.test import TestCase
 
 from accounts.errors import ServiceError
+from campaigns import selectors as campaign_selectors
 from campaigns import services
 from campaigns.engine import scheduler, sender, sweeper
 from campaigns.models import (
@@ -166,6 +167,8 @@ def test_two_steps_go_out_once_each_in_the_same_thread(alice, trusted_mail_serve
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED
     assert Event.objects.for_workspace(alice.workspace).filter(type="email.sent").count() == 6
+    [listed] = campaign_selectors.campaigns_with_numbers(workspace=alice.workspace)
+    assert (listed.contact_count, listed.sent_count, listed.bounced_count) == (3, 6, 0)
     # Each Message-ID reached the server exactly once.
     ids = [r.message["Message-ID"] for r in servers.smtp.received]
     assert len(ids) == len(set(ids)) == 6

@@ -76,16 +76,15 @@ def test_enrollment_skips_with_a_count_per_reason(alice, campaign):
         workspace=alice.workspace, data={"email": "gone@prospect.example.com", "status": "bounced"}
     )
     contact_services.suppression_add(workspace=alice.workspace, value="blocked.example.com")
-    contact_services.contact_create(
-        workspace=alice.workspace, data={"email": "x@blocked.example.com"}
-    )
+    for address in ("x@blocked.example.com", "y@mail.blocked.example.com", "Z@Blocked.Example.com"):
+        contact_services.contact_create(workspace=alice.workspace, data={"email": address})
     result = services.campaign_enroll(
         workspace=alice.workspace,
         campaign=campaign,
         contacts=Contact.objects.for_workspace(alice.workspace),
     )
     assert result.added == 0
-    assert dict(result.skipped) == {"already_enrolled": 1, "bounced": 1, "suppressed": 1}
+    assert dict(result.skipped) == {"already_enrolled": 1, "bounced": 1, "suppressed": 3}
 
 
 def test_a_step_contacts_wait_on_cannot_be_removed(alice, campaign):

@@ -53,10 +53,12 @@ def scheduler_tick(*, enqueue: Enqueue, now: datetime | None = None) -> int:
         .distinct()
     )
     # Rotation: the mailbox with the most quota left today picks new contacts first.
-    mailboxes = sorted(ready, key=lambda m: _quota_left(m, now), reverse=True)
+    mailboxes = sorted(
+        ready, key=lambda m: mailbox_selectors.quota_left_today(m, now), reverse=True
+    )
     created = 0
     for mailbox in mailboxes:
-        if _quota_left(mailbox, now) <= 0:
+        if mailbox_selectors.quota_left_today(mailbox, now) <= 0:
             continue
         with transaction.atomic():
             message = _claim_one(mailbox.pk, now)
@@ -64,10 +66,6 @@ def scheduler_tick(*, enqueue: Enqueue, now: datetime | None = None) -> int:
                 transaction.on_commit(lambda pk=message.pk: enqueue(pk))
                 created += 1
     return created
-
-
-def _quota_left(mailbox: Mailbox, now: datetime) -> int:
-    return mailbox_selectors.limit_today(mailbox, now) - mailbox_selectors.sent_today(mailbox, now)
 
 
 def _claim_one(mailbox_id: uuid.UUID, now: datetime) -> OutboundMessage | None:

@@ -5,13 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.errors import ServiceError
 from campaigns import services
 from campaigns.models import Campaign, CampaignStatus, Step
-
-
-def form_error(form, error: ServiceError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def get_campaign(request: HttpRequest, pk) -> Campaign:

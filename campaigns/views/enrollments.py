@@ -11,12 +11,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from campaigns import selectors, services
 from campaigns.forms import EnrollForm, PreviewForm
 from campaigns.models import Campaign
 from campaigns.templating import UndefinedVariable
-from campaigns.views.common import form_error, get_campaign, render_campaign
+from campaigns.views.common import get_campaign, render_campaign
 from contacts import selectors as contact_selectors
 from contacts.models import ContactStatus
 

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from campaigns import selectors, services
 from campaigns.forms import CampaignNewForm, CampaignSettingsForm
 from campaigns.models import Campaign, EnrollmentStatus
-from campaigns.views.common import form_error, get_campaign, render_campaign
+from campaigns.views.common import get_campaign, render_campaign
 from contacts.models import Contact
 from email_accounts import selectors as mailbox_selectors
 
@@ -24,21 +24,18 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def _numbers(campaign: Campaign) -> dict:
-    stats = selectors.campaign_stats(campaign)
-    sent = sum(row["sent"] + row["bounced"] for row in stats["steps"])
-    bounced = sum(row["bounced"] for row in stats["steps"])
     return {
         "campaign": campaign,
-        "contacts": sum(stats["contacts"].values()),
-        "sent": sent,
-        "bounced_percent": _percent(bounced, sent),
+        "contacts": campaign.contact_count,
+        "sent": campaign.sent_count,
+        "bounced_percent": _percent(campaign.bounced_count, campaign.sent_count),
     }
 
 
 @workspace_required
 def campaign_index(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
-    rows = [_numbers(c) for c in Campaign.objects.for_workspace(workspace)]
+    rows = [_numbers(c) for c in selectors.campaigns_with_numbers(workspace=workspace)]
     return render(
         request,
         "campaigns/index.html",

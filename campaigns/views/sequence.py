@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from campaigns import services, templating
 from campaigns.forms import StepForm, VariantForm
 from campaigns.models import Campaign, Step
-from campaigns.views.common import form_error, get_campaign, get_step, render_campaign
+from campaigns.views.common import get_campaign, get_step, render_campaign
 from contacts import selectors as contact_selectors
 
 VARIANT_LABELS = "ABCDEFGHIJ"

@@ -7,15 +7,10 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.errors import ServiceError
 from contacts import selectors
 from contacts.forms import (
     ContactFilterForm,
 )
-
-
-def form_error(form, error: ServiceError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def render_section(request: HttpRequest, template: str, tab: str, context: dict) -> HttpResponse:

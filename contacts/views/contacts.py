@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from contacts import exporting, selectors, services
 from contacts.forms import (
     BulkActionForm,
@@ -21,7 +21,7 @@ from contacts.forms import (
     ContactForm,
 )
 from contacts.models import Contact, ContactList
-from contacts.views.common import contact_filters, form_error, render_section
+from contacts.views.common import contact_filters, render_section
 
 
 @workspace_required

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from contacts import exporting, selectors
 from contacts.forms import (
     ImportMappingForm,
@@ -15,7 +15,7 @@ from contacts.forms import (
 )
 from contacts.importing import service as imports
 from contacts.models import ContactList, Import, ImportStatus
-from contacts.views.common import form_error, render_section
+from contacts.views.common import render_section
 
 ROW_ERRORS_SHOWN = 100
 

@@ -10,14 +10,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.errors import ServiceError
+from accounts.errors import ServiceError, form_error
 from contacts import selectors, services
 from contacts.forms import (
     BlocklistUploadForm,
     SuppressionForm,
 )
 from contacts.models import Suppression
-from contacts.views.common import form_error, render_section
+from contacts.views.common import render_section
 
 
 @workspace_required

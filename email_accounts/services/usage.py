@@ -1,7 +1,7 @@
 """Using a mailbox through its provider, with the consequences of each typed error applied
 once, here: credentials refused → `error`; the provider's quota spent → paused until tomorrow.
 
-Campaigns, replies and warming call `open_provider(mailbox)` and never learn which provider
+Campaigns, replies and warming call `open_provider(mailbox=…)` and never learn which provider
 they hold.
 """
 
