@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 from campaigns import schedule
@@ -14,7 +15,7 @@ def campaign_window(campaign: Campaign, contact: Contact | None = None) -> sched
     recipient's local time and the contact has a valid one."""
     zone = campaign.timezone
     own = contact.timezone if contact is not None else ""
-    if campaign.recipient_local_time and own in zoneinfo.available_timezones():
+    if campaign.recipient_local_time and own in _known_zones():
         zone = own
     return schedule.Window(
         timezone=zone,
@@ -22,3 +23,9 @@ def campaign_window(campaign: Campaign, contact: Contact | None = None) -> sched
         start=campaign.window_start,
         end=campaign.window_end,
     )
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk at every call; the tick asks per contact.
+    return frozenset(zoneinfo.available_timezones())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,25 +52,34 @@ def _domains_covering(domain: str) -> list[str]:
 
 def suppressed_emails(*, workspace: Workspace, emails: Iterable[str]) -> set[str]:
     """Which of these addresses (lowercased) the suppression list covers, by the address, its
-    domain or a parent domain: email_sendability's first question, for a whole batch in two
-    queries (enrolling a list of thousands)."""
-    addresses = {email.strip().lower() for email in emails}
-    covering = {address: _domains_covering(address.rpartition("@")[2]) for address in addresses}
-    suppressions = Suppression.objects.for_workspace(workspace)
-    blocked = set(
-        suppressions.filter(kind=SuppressionKind.EMAIL, value__in=addresses).values_list(
-            "value", flat=True
-        )
+    domain or a parent domain: email_sendability's first question, for a whole batch in one
+    query (enrolling a list of thousands)."""
+    pairs = suppressed_pairs((workspace.pk, email) for email in emails)
+    return {address for _workspace_id, address in pairs}
+
+
+def suppressed_pairs(pairs: Iterable[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
+    """The same question for (workspace id, address) pairs of several workspaces at once (the
+    scheduler's tick); answers are (workspace id, lowercased address)."""
+    wanted = {(workspace_id, email.strip().lower()) for workspace_id, email in pairs}
+    if not wanted:
+        return set()
+    covering = {address: _domains_covering(address.rpartition("@")[2]) for _w, address in wanted}
+    values = set(covering) | {domain for domains in covering.values() for domain in domains}
+    entries = set(
+        Suppression.objects.unscoped()
+        .filter(workspace_id__in={w for w, _address in wanted}, value__in=values)
+        .values_list("workspace_id", "kind", "value")
     )
-    all_domains = {domain for domains in covering.values() for domain in domains}
-    blocked_domains = set(
-        suppressions.filter(kind=SuppressionKind.DOMAIN, value__in=all_domains).values_list(
-            "value", flat=True
+    return {
+        (workspace_id, address)
+        for workspace_id, address in wanted
+        if (workspace_id, SuppressionKind.EMAIL.value, address) in entries
+        or any(
+            (workspace_id, SuppressionKind.DOMAIN.value, domain) in entries
+            for domain in covering[address]
         )
-    )
-    if blocked_domains:
-        blocked |= {a for a, domains in covering.items() if blocked_domains.intersection(domains)}
-    return blocked
+    }
 
 
 def email_sendability(*, workspace: Workspace, email: str) -> Sendability:

@@ -4,6 +4,7 @@ sends from it (campaigns, warming): reserved before a send, given back if it did
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
@@ -53,6 +54,50 @@ def mailbox_reserve_send(*, mailbox_id: uuid.UUID | str, now: datetime | None = 
     with connection.cursor() as cursor:
         cursor.execute(_RESERVE, params)
         return cursor.rowcount == 1
+
+
+# The same rule for many mailboxes at once (the scheduler's tick), each row with its own local
+# day, limit and next send slot.
+_RESERVE_MANY = """
+    UPDATE email_accounts_mailbox AS m SET
+        sent_today = CASE WHEN m.sent_day IS NULL OR m.sent_day < r.today THEN 1
+                          ELSE m.sent_today + 1 END,
+        sent_day = CASE WHEN m.sent_day IS NULL OR m.sent_day < r.today THEN r.today
+                        ELSE m.sent_day END,
+        last_sent_at = %(now)s,
+        next_send_at = r.next_send_at
+    FROM unnest(%(ids)s::uuid[], %(days)s::date[], %(limits)s::integer[],
+                %(next)s::timestamptz[]) AS r(id, today, day_limit, next_send_at)
+    WHERE m.id = r.id AND m.status = %(connected)s
+      AND (m.sent_day IS NULL OR m.sent_day < r.today OR m.sent_today < r.day_limit)
+    RETURNING m.id
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    mailbox_id: uuid.UUID
+    day: date  # the mailbox's local day
+    limit: int  # its limit that day (selectors.limit_on)
+    next_send_at: datetime  # when it may send again (spacing)
+
+
+def mailboxes_reserve_sends(reservations: list[Reservation], *, now: datetime) -> set[uuid.UUID]:
+    """Take one send from each mailbox's quota (at most one reservation per mailbox) and move
+    its next send slot, in one statement; returns the mailboxes that had one left."""
+    if not reservations:
+        return set()
+    params = {
+        "ids": [r.mailbox_id for r in reservations],
+        "days": [r.day for r in reservations],
+        "limits": [r.limit for r in reservations],
+        "next": [r.next_send_at for r in reservations],
+        "now": now,
+        "connected": MailboxStatus.CONNECTED.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_MANY, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def mailbox_release_send(*, mailbox_id: uuid.UUID | str, day: date) -> None:
