@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from campaigns import schedule
@@ -33,7 +33,7 @@ from campaigns.models import (
 from campaigns.payloads import campaign_payload
 from campaigns.windows import campaign_window
 from contacts.models import ContactStatus
-from contacts.selectors import email_sendability
+from contacts.selectors import suppressed_emails
 from contacts.services.contacts import contact_payload
 from contacts.services.suppressions import suppression_add
 from email_accounts.models import MailboxStatus
@@ -67,13 +67,9 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
     )
     if not claimed:
         return "not_mine"
-    message = (
-        OutboundMessage.objects.unscoped()
-        .select_related(
-            "enrollment__contact", "enrollment__campaign", "step__campaign", "variant", "mailbox"
-        )
-        .get(pk=message_id)
-    )
+    # Read once, after the claim: the stop conditions below are as fresh as the claim, and
+    # the rest of the send needs nothing more from the database until it is recorded.
+    message = _with_next_step(OutboundMessage.objects.unscoped()).get(pk=message_id)
     stop = _stop_reason(message, now)
     if stop is not None:
         _withdraw(message, stop, now)
@@ -87,7 +83,7 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
         mailbox=message.mailbox,
         message_id=message.message_id,
     )
-    OutboundMessage.objects.unscoped().filter(pk=message.pk).update(subject=composed.subject)
+    message.subject = composed.subject  # written with whatever happens next
     outgoing = OutgoingMessage(
         raw=composed.raw,
         message_id=message.message_id,
@@ -125,6 +121,26 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
     return "sent"
 
 
+def _with_next_step(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """Messages with everything a send and its record need, in one query: the enrollment, its
+    contact, campaign and workspace, the step, variant and mailbox, and the step after this
+    one (its id and delay), for the enrollment's next due time."""
+    following = Step.objects.unscoped().filter(
+        campaign_id=OuterRef("step__campaign_id"), position=OuterRef("step__position") + 1
+    )
+    return messages.select_related(
+        "enrollment__contact",
+        "enrollment__campaign__workspace",
+        "step",
+        "variant",
+        "mailbox",
+    ).annotate(
+        next_step_id=Subquery(following.values("pk")[:1]),
+        next_delay_amount=Subquery(following.values("delay_amount")[:1]),
+        next_delay_unit=Subquery(following.values("delay_unit")[:1]),
+    )
+
+
 def _take_quota_again(message: OutboundMessage, now: datetime) -> bool:
     """A retry takes a send from the quota of the day it actually goes out; a full day moves
     it to the mailbox's next day."""
@@ -144,12 +160,9 @@ def _give_back_quota(message: OutboundMessage) -> None:
 
 
 def _stop_reason(message: OutboundMessage, now: datetime) -> str | None:
-    """Every stop condition, read again now (a reply may have arrived since the claim)."""
-    enrollment = (
-        Enrollment.objects.unscoped()
-        .select_related("contact", "campaign")
-        .get(pk=message.enrollment_id)
-    )
+    """Every stop condition, as read right after the claim (a reply may have arrived since
+    the tick wrote the message)."""
+    enrollment, mailbox = message.enrollment, message.mailbox
     if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
         return f"enrollment_{enrollment.status}"
     if enrollment.campaign.status != CampaignStatus.ACTIVE:
@@ -157,10 +170,9 @@ def _stop_reason(message: OutboundMessage, now: datetime) -> str | None:
     contact = enrollment.contact
     if contact.status != ContactStatus.ACTIVE:
         return f"contact_{contact.status}"
-    if not email_sendability(workspace=enrollment.campaign.workspace, email=contact.email).allowed:
+    if suppressed_emails(workspace=enrollment.campaign.workspace, emails=[contact.email]):
         return "suppressed"
-    message.mailbox.refresh_from_db(fields=["status", "credentials"])
-    if message.mailbox.status != MailboxStatus.CONNECTED:
+    if mailbox.status != MailboxStatus.CONNECTED:
         return "mailbox_not_connected"
     if not schedule.is_open(campaign_window(enrollment.campaign, contact), now):
         return "window_closed"
@@ -188,6 +200,8 @@ def _withdraw(
 def _set(message: OutboundMessage, **fields: Any) -> None:
     if "error" in fields:
         fields["error"] = fields["error"][:1000]
+    if message.subject:  # composed: the timeline shows what was (or was about to be) sent
+        fields.setdefault("subject", message.subject)
     OutboundMessage.objects.unscoped().filter(pk=message.pk).update(**fields)
 
 
@@ -274,6 +288,7 @@ def record_sent(message: OutboundMessage, sent: SentMessage, subject: str, at: d
         .update(
             status=MessageStatus.SENT,
             sent_at=at,
+            subject=subject,
             provider_message_id=sent.provider_message_id,
             provider_thread_id=sent.provider_thread_id,
             error="",
@@ -281,41 +296,49 @@ def record_sent(message: OutboundMessage, sent: SentMessage, subject: str, at: d
     )
     if not updated:
         return
-    enrollment = (
-        Enrollment.objects.unscoped()
-        .select_for_update(of=("self",))
-        .select_related("campaign", "contact")
-        .get(pk=message.enrollment_id)
+    if not hasattr(message, "next_step_id"):  # from the sweeper or a user: read it all now
+        message = _with_next_step(OutboundMessage.objects.unscoped()).get(pk=message.pk)
+    enrollment, campaign = message.enrollment, message.enrollment.campaign
+    threading = {
+        "last_message_id": message.message_id,
+        "last_subject": subject.removeprefix("Re: ") or enrollment.last_subject,
+        "thread_id": sent.provider_thread_id or enrollment.thread_id,
+        "next_position": message.step.position + 1,
+    }
+    if message.next_step_id is None:
+        moves = {"status": EnrollmentStatus.COMPLETED, "due_at": None}
+    else:
+        due = due_after(
+            campaign, enrollment, message.next_delay_amount, message.next_delay_unit, at
+        )
+        moves = {"due_at": due}
+    # A conditional UPDATE rather than a locked read: an enrollment stopped meanwhile (a reply,
+    # an unsubscribe) keeps its status and only learns about the thread.
+    running = Enrollment.objects.unscoped().filter(
+        pk=enrollment.pk, status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
     )
-    campaign = enrollment.campaign
-    enrollment.last_message_id = message.message_id
-    enrollment.last_subject = subject.removeprefix("Re: ") or enrollment.last_subject
-    enrollment.thread_id = sent.provider_thread_id or enrollment.thread_id
-    enrollment.next_position = message.step.position + 1
-    following = (
-        Step.objects.unscoped().filter(campaign=campaign, position=enrollment.next_position).first()
-    )
-    if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING):
-        if following is None:
-            enrollment.status, enrollment.due_at = EnrollmentStatus.COMPLETED, None
-        else:
-            enrollment.due_at = due_after(campaign, enrollment, following, at)
-    enrollment.save()
+    finished = message.next_step_id is None
+    if not running.update(**threading, **moves):
+        Enrollment.objects.unscoped().filter(pk=enrollment.pk).update(**threading)
+        moves, finished = {}, True  # stopped meanwhile: the campaign may be over
+    for field, value in (threading | moves).items():
+        setattr(enrollment, field, value)
     emit(workspace=campaign.workspace, type="email.sent", data=_email_payload(message, enrollment))
-    _complete_campaign_if_done(campaign)
+    if finished:
+        _complete_campaign_if_done(campaign)
 
 
 _record_sent = record_sent
 
 
 def due_after(
-    campaign: Campaign, enrollment: Enrollment, step: Step, sent_at: datetime
+    campaign: Campaign, enrollment: Enrollment, amount: int, unit: str, sent_at: datetime
 ) -> datetime:
-    """When `step` may go after the previous one left: its delay, in the window's time zone
-    (days count only open days), landing inside the window."""
+    """When the next step may go after the previous one left: its delay, in the window's time
+    zone (days count only open days), landing inside the window."""
     window = campaign_window(campaign, enrollment.contact)
-    unit = step.delay_unit if step.delay_unit in DelayUnit.values else DelayUnit.DAYS
-    return schedule.add_delay(window, sent_at, step.delay_amount, unit)
+    unit = unit if unit in DelayUnit.values else DelayUnit.DAYS
+    return schedule.add_delay(window, sent_at, amount, unit)
 
 
 def _complete_campaign_if_done(campaign: Campaign) -> None:
