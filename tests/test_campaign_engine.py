@@ -4,12 +4,15 @@ over the cap or after a stop; bounces; the sweeper and Sent-folder reconciliatio
 
 from __future__ import annotations
 
+import email
+import email.policy
 import itertools
 import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connections
 from django.test import TestCase
 
@@ -19,6 +22,7 @@ from campaigns import services
 from campaigns.engine import scheduler, sender, sweeper
 from campaigns.models import (
     ALL_WEEKDAYS,
+    Campaign,
     CampaignStatus,
     Enrollment,
     EnrollmentStatus,
@@ -442,3 +446,86 @@ def test_reconciliation_takes_the_least_recently_checked_first(
     assert sweeper.reconcile_unknown(limit=2, now=now + timedelta(minutes=1)) == 0
     newest = OutboundMessage.objects.unscoped().get(pk=oldest_first[2].pk)
     assert newest.reconciled_at == now + timedelta(minutes=1)
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_done_means_a_two_step_campaign_launched_from_the_dashboard(
+    alice, trusted_mail_servers, sender_mailbox
+):
+    """The issue's "done means", through the dashboard's own pages: created, written, given
+    its contacts and launched by alice's browser session; then beat and the workers send step
+    1 once to each contact inside the window, spaced, and step 2 in the same thread after the
+    delay."""
+    servers = trusted_mail_servers
+    contacts = prospects(alice, servers, 3)
+    contact_list = contact_services.list_create(workspace=alice.workspace, name="Webinar")
+    contact_services.list_add_contacts(
+        workspace=alice.workspace,
+        contact_list=contact_list,
+        contacts=Contact.objects.for_workspace(alice.workspace),
+    )
+
+    def post(url: str, data: dict) -> None:
+        response = alice.client.post(url, data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+    with time_machine.travel(TUESDAY_10 - timedelta(hours=3), tick=False):  # 07:00 in Paris
+        post("/campaigns/new/", {"name": "Webinar", "mailboxes": [sender_mailbox.pk]})
+        campaign = Campaign.objects.for_workspace(alice.workspace).get()
+        post(
+            f"/campaigns/{campaign.pk}/settings/",
+            {
+                "name": "Webinar",
+                "timezone": "Europe/Paris",
+                "weekdays": ["0", "1", "2", "3", "4"],
+                "window_start": "09:00",
+                "window_end": "17:00",
+                "spacing_min_seconds": "20",
+                "spacing_max_seconds": "20",
+                "stop_on_reply": "on",
+                "body_format": "text",
+                "mailboxes": [sender_mailbox.pk],
+            },
+        )
+        steps = f"/campaigns/{campaign.pk}/steps/"
+        post(steps, {"new-subject": "Une question, {{firstName|there}}", "new-body": "Bonjour."})
+        post(
+            steps,
+            {"new-delay_amount": "2", "new-delay_unit": "days", "new-subject": "",
+             "new-body": "Je relance, {{firstName}}."},
+        )  # fmt: skip
+        post(f"/campaigns/{campaign.pk}/enroll/", {"contact_list": contact_list.pk})
+        post(f"/campaigns/{campaign.pk}/launch/", {})
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.ACTIVE
+
+    # Launched at 07:00 in Paris: nothing before the window opens at 09:00.
+    assert run_until_quiet(TUESDAY_10 - timedelta(hours=3)) == []
+    assert servers.smtp.received == []
+    outcomes = run_until_quiet(TUESDAY_10 - timedelta(hours=1))  # 09:00 in Paris
+    assert outcomes == ["sent"] * 3
+    first_ids = {}
+    for contact in contacts:
+        [first] = [parsed(raw) for raw in received_for(servers, contact)]
+        assert first["Subject"] == f"Une question, {contact.first_name}"
+        first_ids[contact.email] = first["Message-ID"]
+    sent_at = sorted(OutboundMessage.objects.unscoped().values_list("sent_at", flat=True))
+    assert sent_at[0] == TUESDAY_10 - timedelta(hours=1)
+    assert [b - a for a, b in itertools.pairwise(sent_at)] == [timedelta(seconds=20)] * 2
+
+    # Step 2: not on Wednesday, then on Thursday (two sending days later) at 09:00 in Paris.
+    assert run_until_quiet(TUESDAY_10 + timedelta(days=1)) == []
+    assert run_until_quiet(TUESDAY_10 + timedelta(days=2) - timedelta(hours=1)) == ["sent"] * 3
+    for contact in contacts:
+        first, follow_up = (parsed(raw) for raw in received_for(servers, contact))
+        assert follow_up["In-Reply-To"] == first_ids[contact.email] == first["Message-ID"]
+        assert first_ids[contact.email] in follow_up["References"]
+        assert follow_up["Subject"] == f"Re: Une question, {contact.first_name}"
+    # Exactly once each, at the receiving server.
+    received_ids = [r.message["Message-ID"] for r in servers.smtp.received]
+    assert len(received_ids) == len(set(received_ids)) == 6
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.COMPLETED
