@@ -81,7 +81,18 @@ class VariantSerializer(serializers.ModelSerializer):
         model = Variant
         fields = ["id", "label", "subject", "body", "weight"]
         read_only_fields = ["id", "label"]
-        extra_kwargs = {"weight": {"min_value": 0, "max_value": 100}}
+        extra_kwargs = {
+            "weight": {
+                "min_value": 0,
+                "max_value": services.MAX_VARIANT_WEIGHT,
+                "error_messages": {
+                    "min_value": services.WEIGHT_RANGE_MESSAGE,
+                    "max_value": services.WEIGHT_RANGE_MESSAGE,
+                },
+                "help_text": "Share of the step's new contacts against the other variants' "
+                "weights; 0: no new contact gets it (its statistics stay).",
+            }
+        }
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -169,6 +180,17 @@ StatsSerializer = inline_serializer(
                 "unknown": serializers.IntegerField(),
             },
             many=True,
+        ),
+        "daily": inline_serializer(
+            "CampaignDayStats",
+            {
+                "date": serializers.DateField(help_text="A local day of the campaign's time zone."),
+                "sent": serializers.IntegerField(),
+                "bounced": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+            },
+            many=True,
+            help_text="The last 30 days (or since the launch), oldest first, zeros included.",
         ),
     },
 )
@@ -331,8 +353,13 @@ class CampaignViewSet(
     @extend_schema(responses=StatsSerializer)
     @action(detail=True, methods=["get"])
     def stats(self, request: Request, pk: str | None = None) -> Response:
-        """Contacts by state; emails by outcome per step and variant."""
-        return Response(selectors.campaign_stats(self.get_object()))
+        """Contacts by state; emails by outcome per step and variant, and per day."""
+        campaign = self.get_object()
+        daily = [
+            {"date": day, "sent": sent, "bounced": bounced, "failed": failed}
+            for day, sent, bounced, failed in selectors.campaign_daily(campaign)
+        ]
+        return Response(selectors.campaign_stats(campaign) | {"daily": daily})
 
     @extend_schema(responses=ForecastSerializer)
     @action(detail=True, methods=["get"])
@@ -455,6 +482,35 @@ class StepViewSet(mixins.RetrieveModelMixin, WorkspaceViewSet):
             workspace=request.workspace, step=step, **serializer.validated_data
         )
         return Response(VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
+
+
+# ------------------------------------------------------------------------------- variants
+
+
+class VariantViewSet(mixins.RetrieveModelMixin, WorkspaceViewSet):
+    """One A/B version of a step. PATCH edits its subject, body or weight, also while the
+    campaign runs (emails already written keep their content); weight 0 stops giving it to new
+    contacts, and one variant of a step keeps a weight above 0. DELETE is refused for a step's
+    only variant (delete the step instead), for variant A (the step itself) and for a variant
+    already used for emails: set their weight to 0 instead, and their statistics stay."""
+
+    model = Variant
+    serializer_class = VariantSerializer
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    @extend_schema(request=VariantSerializer, responses=VariantSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        variant = self.get_object()
+        serializer = VariantSerializer(variant, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        variant = services.variant_update(
+            workspace=request.workspace, variant=variant, **serializer.validated_data
+        )
+        return Response(VariantSerializer(variant).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.variant_delete(workspace=request.workspace, variant=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ------------------------------------------------------------------------------- enrollments

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from campaigns.models import SPACING_FLOOR_SECONDS, BodyFormat, DelayUnit
-from campaigns.services import CAMPAIGN_SETTINGS
+from campaigns.services import CAMPAIGN_SETTINGS, MAX_VARIANT_WEIGHT, WEIGHT_RANGE_MESSAGE
 
 WEEKDAYS = [
     (0, pgettext_lazy("weekday", "Mon")),
@@ -74,9 +74,26 @@ class StepForm(forms.Form):
 
 
 class VariantForm(forms.Form):
+    """Add or edit one A/B version of an email; `weight` empty keeps it (50 for a new one)."""
+
     subject = forms.CharField(label=_("Subject"), max_length=300, required=False)
     body = forms.CharField(
         label=_("Body"), widget=forms.Textarea(attrs={"rows": 6, "data-variable-target": ""})
+    )
+    weight = forms.IntegerField(
+        label=_("Weight"),
+        required=False,
+        min_value=0,
+        max_value=MAX_VARIANT_WEIGHT,
+        error_messages={
+            "min_value": WEIGHT_RANGE_MESSAGE,
+            "max_value": WEIGHT_RANGE_MESSAGE,
+            "invalid": WEIGHT_RANGE_MESSAGE,
+        },
+        help_text=_(
+            "Its share of the email's new contacts, against the other variants' weights. 0 stops "
+            "giving it to new contacts and keeps its statistics."
+        ),
     )
 
     def __init__(self, *args, **kwargs) -> None:

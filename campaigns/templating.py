@@ -21,11 +21,12 @@ as is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html as html_lib
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -34,8 +35,11 @@ __all__ = [
     "RenderContext",
     "UndefinedVariable",
     "Variable",
+    "is_sender_variable",
     "known_variable_names",
+    "missing_values",
     "render",
+    "required_variables",
     "undefined_variables",
     "variables_in",
 ]
@@ -133,6 +137,9 @@ def _tokens(text: str) -> list[str | Variable]:
     return out
 
 
+# A campaign's few templates are rendered for thousands of contacts (sends, launch checks):
+# parse each text once. The tree is immutable, so sharing it is safe.
+@functools.lru_cache(maxsize=256)
 def _parse(text: str) -> tuple[_Node, ...]:
     tokens = _tokens(text)
     # Match braces first (one linear pass) so unbalanced ones never cause backtracking.
@@ -203,17 +210,37 @@ def variables_in(text: str) -> list[Variable]:
     return _walk_variables(_parse(text))
 
 
+def is_sender_variable(name: str) -> bool:
+    """`sender.…` names take their value from the sending mailbox, not from the contact."""
+    return name.startswith(_SENDER_PREFIX)
+
+
+def required_variables(text: str) -> set[str]:
+    """Names used without a fallback anywhere in `text`, in every spintax option: the ones a
+    contact (or, for `sender.…`, the mailbox) must have a value for, or the email is not sent.
+    A contact with a value for each of them never has an undefined variable in `text`."""
+    return {variable.name for variable in variables_in(text) if variable.fallback is None}
+
+
 def undefined_variables(text: str, ctx: RenderContext) -> list[str]:
     """Names (deduplicated, in order) that have no value for this contact and no fallback.
 
     Every spintax option counts, not only the one this contact gets: whether a campaign can
     launch must not depend on the luck of the draw.
     """
-    names: dict[str, None] = {}
-    for variable in variables_in(text):
-        if variable.fallback is None and not _value(variable.name, ctx):
-            names.setdefault(variable.name or "{{}}", None)
-    return list(names)
+    return missing_values(
+        (variable.name for variable in variables_in(text) if variable.fallback is None), ctx
+    )
+
+
+def missing_values(names: Iterable[str], ctx: RenderContext) -> list[str]:
+    """Of these variable names, the ones with no value in `ctx` (deduplicated, in order): with
+    :func:`required_variables`, the renderer's own verdict for a text parsed once."""
+    missing: dict[str, None] = {}
+    for name in names:
+        if not _value(name, ctx):
+            missing.setdefault(name or "{{}}", None)
+    return list(missing)
 
 
 def _choose(seed: str, index: int, count: int) -> int:

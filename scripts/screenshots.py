@@ -36,6 +36,7 @@ PAGES = [
     "{campaign}preview/",
     "{campaign}settings/",
     "{campaign}stats/",
+    "{enrollment}",
     "{campaign_draft}",
     "/settings/",
     "/settings/members/",
@@ -114,17 +115,46 @@ mailbox("paul@acme-growth.com", "gmail", daily_limit=500, daily_limit_max=500, s
 from campaigns import services as campaigns
 campaign = campaigns.campaign_create(workspace=ws, name="Webinar follow-up", mailboxes=[gmail],
     timezone="Europe/Paris", daily_new_contacts=40)
-campaigns.step_add(workspace=ws, campaign=campaign, subject="{Hi|Hello} {{firstName|there}}",
+opener = campaigns.step_add(workspace=ws, campaign=campaign,
+    subject="{Hi|Hello} {{firstName|there}}",
     body="Thanks for joining the webinar, {{firstName|there}}.\\n\\nWould a 15-minute call "
     "about {{company|your team}} make sense next week?\\n\\n{{sender.firstName}}")
+campaigns.variant_add(workspace=ws, step=opener, subject="Quick question, {{firstName|there}}",
+    body="Did the webinar answer your questions about {{company|your team}}?", weight=25)
 campaigns.step_add(workspace=ws, campaign=campaign, subject="", delay_amount=3,
     body="Just bumping this up, {{firstName|there}}: does next week work?")
 campaigns.campaign_enroll_lists(workspace=ws, campaign=campaign, lists=[webinar])
-campaigns.campaign_launch(workspace=ws, campaign=campaign)
+campaigns.campaign_launch(workspace=ws, campaign=campaign, now=now - timedelta(days=12))
+# Twelve days of history for the stats chart and the timelines: sent, bounced, failed, unknown.
+from campaigns.mime import new_message_id
+from campaigns.models import Enrollment, OutboundMessage
+first_step = campaign.steps.get(position=0)
+story = list(Enrollment.objects.for_workspace(ws).filter(campaign=campaign)
+    .select_related("contact").order_by("created_at")[:34])
+for i, e in enumerate(story):
+    at = now - timedelta(days=i % 11, hours=i % 4)
+    status = ("unknown" if i == 0 else "failed" if i == 7 else "bounced" if i % 10 == 3
+        else "sent")
+    error = {"unknown": "The worker stopped while sending.", "failed": "Connection timed out "
+        "(3 attempts).", "bounced": "550 5.1.1 User unknown"}.get(status, "")
+    OutboundMessage.objects.create(workspace=ws, enrollment=e, step=first_step,
+        variant=first_step.variants.get(label="B" if i % 4 == 1 else "A"), mailbox=gmail,
+        status=status,
+        message_id=new_message_id(gmail.email), subject=f"Hi {e.contact.first_name}",
+        quota_day=at.date(), next_attempt_at=at, sending_started_at=at,
+        sent_at=at if status == "sent" else None, attempts=3 if status == "failed" else 1,
+        error=error, error_code="5.1.1" if status == "bounced" else "")
+    e.mailbox, e.started_at = gmail, at
+    if status == "sent":
+        e.status, e.next_position, e.due_at = "active", 1, now + timedelta(days=1)
+    elif status in ("bounced", "failed"):
+        e.status, e.stopped_reason, e.due_at = status, error, None
+    e.save()
+unknown_enrollment = story[0]
 outline = campaigns.campaign_create(workspace=ws, name="SaaS founders — Q3 outreach")
 print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/ "
       f"/email-accounts/{gmail.pk}/ /email-accounts/{broken.pk}/ /campaigns/{campaign.pk}/ "
-      f"/campaigns/{outline.pk}/")
+      f"/campaigns/{outline.pk}/ /campaigns/enrollments/{unknown_enrollment.pk}/")
 """
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 EMAIL, PASSWORD = "demo@example.test", "a demo passphrase"
@@ -162,9 +192,16 @@ def main(paths: list[str]) -> None:
     seeded = subprocess.run(  # noqa: S603
         [*manage, "shell", "-c", SEED], env=env, check=True, capture_output=True, text=True
     )
-    contact, import_done, import_draft, mailbox, mailbox_error, campaign, campaign_draft = (
-        seeded.stdout.split()[-7:]
-    )
+    (
+        contact,
+        import_done,
+        import_draft,
+        mailbox,
+        mailbox_error,
+        campaign,
+        campaign_draft,
+        enrollment,
+    ) = seeded.stdout.split()[-8:]
     known = {
         "contact": contact,
         "import_done": import_done,
@@ -173,6 +210,7 @@ def main(paths: list[str]) -> None:
         "mailbox_error": mailbox_error,
         "campaign": campaign,
         "campaign_draft": campaign_draft,
+        "enrollment": enrollment,
     }
     paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()

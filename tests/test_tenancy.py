@@ -23,7 +23,7 @@ from accounts.tenancy import (
     workspace_scope,
 )
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Enrollment, Step
+from campaigns.models import Campaign, Enrollment, OutboundMessage, Step, Variant
 from contacts import services as contact_services
 from contacts.importing import service as import_service
 from contacts.models import Contact, ContactList, Import, Suppression
@@ -76,6 +76,12 @@ DASHBOARD_OBJECT_ROUTES = {
     "campaign_step_edit": Step,
     "campaign_step_delete": Step,
     "campaign_variant_add": Step,
+    "campaign_variant_edit": Variant,
+    "campaign_variant_delete": Variant,
+    "campaign_preview_send": Campaign,
+    "campaign_enrollment": Enrollment,
+    "campaign_message_send_again": OutboundMessage,
+    "campaign_message_mark_sent": OutboundMessage,
 }
 
 
@@ -131,6 +137,7 @@ def alice_objects(alice, bob) -> dict[type, object]:
         campaign=campaign,
         contacts=Contact.objects.for_workspace(workspace).filter(pk=contact.pk),
     )
+    enrollment = Enrollment.objects.for_workspace(workspace).get(campaign=campaign)
     return {
         Membership: membership,
         Invitation: invitation,
@@ -143,7 +150,19 @@ def alice_objects(alice, bob) -> dict[type, object]:
         Mailbox: mailbox,
         Campaign: campaign,
         Step: step,
-        Enrollment: Enrollment.objects.for_workspace(workspace).get(campaign=campaign),
+        Variant: step.variants.get(),
+        Enrollment: enrollment,
+        OutboundMessage: OutboundMessage.objects.create(
+            workspace=workspace,
+            enrollment=enrollment,
+            step=step,
+            variant=step.variants.get(),
+            mailbox=mailbox,
+            status="unknown",
+            message_id="<unknown@alice.example.com>",
+            quota_day=enrollment.created_at.date(),
+            next_attempt_at=enrollment.created_at,
+        ),
     }
 
 
@@ -222,6 +241,7 @@ def test_outsider_gets_404_on_every_dashboard_object_route(alice_objects, alice,
     assert ContactList.objects.for_workspace(alice.workspace).get().name == "Alice prospects"
     assert Suppression.objects.for_workspace(alice.workspace).count() == 1
     assert Import.objects.for_workspace(alice.workspace).count() == 1
+    assert OutboundMessage.objects.for_workspace(alice.workspace).get().status == "unknown"
     mailbox = Mailbox.objects.for_workspace(alice.workspace).get()
     assert (mailbox.status, mailbox.daily_limit, mailbox.has_credentials) == ("connected", 50, True)
     assert (

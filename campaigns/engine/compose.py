@@ -54,17 +54,20 @@ def render_context(
 
 
 def choose_variant(enrollment: Enrollment, step: Step, variants: list[Variant]) -> Variant:
-    """A/B split by weight, the same answer for the same enrollment every time."""
+    """A/B split by weight, the same answer for the same enrollment every time (for the same
+    weights). A variant of weight 0 gets no contact; the services keep one weight above 0, and
+    should every weight be 0 anyway, the split is even rather than the email never sent."""
     if len(variants) == 1:
         return variants[0]
-    total = sum(v.weight for v in variants) or len(variants)
+    weighted = [(v, v.weight) for v in variants if v.weight > 0] or [(v, 1) for v in variants]
+    total = sum(weight for _variant, weight in weighted)
     digest = hashlib.sha256(f"variant:{enrollment.pk}:{step.pk}".encode()).digest()
     point = int.from_bytes(digest[:8], "big") % total
-    for variant in variants:
-        point -= variant.weight or 1
+    for variant, weight in weighted:
+        point -= weight
         if point < 0:
             return variant
-    return variants[-1]
+    return weighted[-1][0]
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -14,7 +17,7 @@ from accounts.decorators import workspace_required
 from accounts.errors import ServiceError, form_error
 from campaigns import selectors, services
 from campaigns.forms import EnrollForm, PreviewForm
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Enrollment, Step
 from campaigns.templating import UndefinedVariable
 from campaigns.views.common import get_campaign, render_campaign
 from contacts import selectors as contact_selectors
@@ -86,33 +89,41 @@ def campaign_enroll(request: HttpRequest, pk) -> HttpResponse:
     return _contacts(request, campaign, form)
 
 
-@workspace_required
-def campaign_preview(request: HttpRequest, pk) -> HttpResponse:
-    campaign = get_campaign(request, pk)
+def _preview_choices(campaign: Campaign) -> tuple[list[Step], list[Enrollment]]:
     steps = list(campaign.steps.prefetch_related("variants"))
     enrollments = list(
         campaign.enrollments.select_related("contact", "mailbox", "campaign").order_by(
             "created_at", "pk"
         )[:PREVIEW_CHOICES]
     )
+    return steps, enrollments
+
+
+def _chosen(form: PreviewForm, steps, enrollments) -> tuple[Enrollment, Step]:
+    enrollment = next(e for e in enrollments if str(e.pk) == form.cleaned_data["enrollment"])
+    step = next(s for s in steps if str(s.pk) == form.cleaned_data["step"])
+    return enrollment, step
+
+
+@workspace_required
+def campaign_preview(request: HttpRequest, pk) -> HttpResponse:
+    campaign = get_campaign(request, pk)
+    steps, enrollments = _preview_choices(campaign)
     data = request.GET if "enrollment" in request.GET else None
     if data is None and enrollments and steps:
         data = {"enrollment": str(enrollments[0].pk), "step": str(steps[0].pk)}
     form = PreviewForm(data, enrollments=enrollments, steps=steps)
-    shown, problem = None, ""
+    shown, problem, mailbox = None, "", None
     if data is not None and form.is_valid():
-        enrollment = next(e for e in enrollments if str(e.pk) == form.cleaned_data["enrollment"])
-        step = next(s for s in steps if str(s.pk) == form.cleaned_data["step"])
-        if not campaign.mailboxes.exists() and enrollment.mailbox is None:
+        enrollment, step = _chosen(form, steps, enrollments)
+        mailbox = services.preview_mailbox(enrollment)
+        if mailbox is None:
             problem = _("Choose a mailbox to send from first (Schedule & options).")
         else:
             try:
-                shown = selectors.preview(enrollment=enrollment, step=step)
+                shown = selectors.preview(enrollment=enrollment, step=step, mailbox=mailbox)
             except UndefinedVariable as error:
-                problem = _(
-                    "This contact has no value for %(names)s: give a fallback like "
-                    "{{firstName|there}}, or fill it in."
-                ) % {"names": ", ".join(f"{{{{{name}}}}}" for name in error.names)}
+                problem = services.undefined_sentence(error)
     return render_campaign(
         request,
         campaign,
@@ -122,7 +133,35 @@ def campaign_preview(request: HttpRequest, pk) -> HttpResponse:
             "form": form,
             "preview": shown,
             "problem": problem,
+            "mailbox": mailbox,
             "has_steps": bool(steps),
             "has_enrollments": bool(enrollments),
         },
     )
+
+
+@workspace_required
+@require_POST
+def campaign_preview_send(request: HttpRequest, pk) -> HttpResponse:
+    """ "Send me this test": the previewed email, to the signed-in user's own address only."""
+    campaign = get_campaign(request, pk)
+    steps, enrollments = _preview_choices(campaign)
+    form = PreviewForm(request.POST, enrollments=enrollments, steps=steps)
+    if not form.is_valid():
+        messages.error(request, _("Choose a contact and an email to preview, then send the test."))
+        return redirect("campaign_preview", campaign.pk)
+    enrollment, step = _chosen(form, steps, enrollments)
+    try:
+        mailbox = services.preview_send_test(
+            workspace=request.workspace, user=request.user, enrollment=enrollment, step=step
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("Test sent to %(to)s from %(mailbox)s: check your inbox.")
+            % {"to": request.user.email, "mailbox": mailbox.email},
+        )
+    query = urlencode({"enrollment": str(enrollment.pk), "step": str(step.pk)})
+    return redirect(f"{reverse('campaign_preview', args=[campaign.pk])}?{query}")

@@ -1,10 +1,12 @@
-"""Dashboard: the campaign list, a new campaign, schedule & options, stats."""
+"""Dashboard: the campaign list, a new campaign, schedule & options, stats (with the daily
+chart)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.decorators import workspace_required
@@ -17,6 +19,7 @@ from contacts.models import Contact
 from email_accounts import selectors as mailbox_selectors
 
 FORECAST_DAYS = 14
+DAILY_DAYS = 30
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -108,6 +111,8 @@ def campaign_stats(request: HttpRequest, pk) -> HttpResponse:
     forecast = selectors.forecast(campaign=campaign)
     per_day = forecast.per_day[:FORECAST_DAYS]
     peak = max((n for _day, n in per_day), default=0)
+    daily = selectors.campaign_daily(campaign, days=DAILY_DAYS)
+    unknown = sum(row["unknown"] for row in stats["steps"])
     return render_campaign(
         request,
         campaign,
@@ -119,5 +124,29 @@ def campaign_stats(request: HttpRequest, pk) -> HttpResponse:
             "forecast": forecast,
             "per_day": [(day, n, round(100 * n / peak) if peak else 0) for day, n in per_day],
             "more_days": len(forecast.per_day) - len(per_day),
+            "daily": daily,
+            "daily_chart": _daily_chart(daily),
+            "daily_days": DAILY_DAYS,
+            "has_daily": any(row.sent or row.bounced or row.failed for row in daily),
+            "daily_total": {
+                "sent": sum(row.sent for row in daily),
+                "bounced": sum(row.bounced for row in daily),
+                "failed": sum(row.failed for row in daily),
+            },
+            "unknown_count": unknown,
+            "unknown_messages": selectors.unknown_messages(campaign) if unknown else [],
         },
     )
+
+
+def _daily_chart(daily: list[selectors.DayCount]) -> dict:
+    """What static/js/campaign-stats.js draws: one label per local day, one series per
+    outcome with the CSS variable of its colour (static/css/app.css)."""
+    return {
+        "labels": [date_format(row.day, "j M") for row in daily],
+        "series": [
+            {"label": _("Sent"), "color": "--accent", "data": [row.sent for row in daily]},
+            {"label": _("Bounced"), "color": "--danger", "data": [row.bounced for row in daily]},
+            {"label": _("Failed"), "color": "--warning", "data": [row.failed for row in daily]},
+        ],
+    }

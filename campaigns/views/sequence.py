@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,7 +14,7 @@ from accounts.decorators import workspace_required
 from accounts.errors import ServiceError, form_error
 from campaigns import services, templating
 from campaigns.forms import StepForm, VariantForm
-from campaigns.models import Campaign, Step
+from campaigns.models import Campaign, MessageStatus, Step, Variant
 from campaigns.views.common import get_campaign, get_step, render_campaign
 from contacts import selectors as contact_selectors
 
@@ -30,16 +31,50 @@ def _step_initial(step: Step) -> dict:
     }
 
 
+def _variant_prefix(variant: Variant) -> str:
+    return f"e{str(variant.pk)[:8]}"
+
+
+def _variant_rows(
+    variants: list[Variant], edit_variant: tuple[str, VariantForm] | None
+) -> list[dict]:
+    """Each variant with its share of the email's new contacts and its edit form."""
+    total = sum(v.weight for v in variants)
+    rows = []
+    for v in variants:
+        editing = bool(edit_variant and edit_variant[0] == str(v.pk))
+        form = (
+            edit_variant[1]
+            if editing
+            else VariantForm(
+                initial={"subject": v.subject, "body": v.body, "weight": v.weight},
+                prefix=_variant_prefix(v),
+            )
+        )
+        share = round(100 * v.weight / total) if total else 0
+        rows.append({"variant": v, "share": share, "form": form, "editing": editing})
+    return rows
+
+
 def _sequence(
     request: HttpRequest,
     campaign: Campaign,
     *,
     edit: tuple[str, StepForm] | None = None,
     variant: tuple[str, VariantForm] | None = None,
+    edit_variant: tuple[str, VariantForm] | None = None,
     add: StepForm | None = None,
 ) -> HttpResponse:
     """The sequence tab; a form that failed is passed back bound, with its errors."""
-    steps = list(campaign.steps.prefetch_related("variants"))
+    sent = Count("messages", filter=Q(messages__status=MessageStatus.SENT))
+    steps = list(
+        campaign.steps.prefetch_related(
+            Prefetch(
+                "variants",
+                queryset=Variant.objects.for_workspace(request.workspace).annotate(sent=sent),
+            )
+        )
+    )
     rows = []
     for step in steps:
         key = str(step.pk)
@@ -48,7 +83,7 @@ def _sequence(
         rows.append(
             {
                 "step": step,
-                "variants": variants,
+                "variants": _variant_rows(variants, edit_variant),
                 "next_label": next((c for c in VARIANT_LABELS if c not in labels), None),
                 "form": edit[1]
                 if edit and edit[0] == key
@@ -58,7 +93,7 @@ def _sequence(
                 "editing": bool(edit and edit[0] == key),
                 "variant_form": variant[1]
                 if variant and variant[0] == key
-                else VariantForm(prefix=f"v{key[:8]}"),
+                else VariantForm(prefix=f"v{key[:8]}", initial={"weight": 50}),
                 "adding_variant": bool(variant and variant[0] == key),
             }
         )
@@ -162,6 +197,7 @@ def campaign_variant_add(request: HttpRequest, pk) -> HttpResponse:
                 step=step,
                 subject=form.cleaned_data["subject"],
                 body=form.cleaned_data["body"],
+                weight=50 if form.cleaned_data["weight"] is None else form.cleaned_data["weight"],
             )
         except ServiceError as error:
             form_error(form, error)
@@ -173,3 +209,54 @@ def campaign_variant_add(request: HttpRequest, pk) -> HttpResponse:
             )
             return _to_step(step.campaign_id, f"#step-{step.pk}")
     return _sequence(request, step.campaign, variant=(key, form))
+
+
+def _get_variant(request: HttpRequest, pk) -> Variant:
+    return get_object_or_404(
+        Variant.objects.for_workspace(request.workspace).select_related("step__campaign"), pk=pk
+    )
+
+
+@workspace_required
+@require_POST
+def campaign_variant_edit(request: HttpRequest, pk) -> HttpResponse:
+    variant = _get_variant(request, pk)
+    step = variant.step
+    form = VariantForm(request.POST, prefix=_variant_prefix(variant))
+    if form.is_valid():
+        try:
+            services.variant_update(
+                workspace=request.workspace,
+                variant=variant,
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["body"],
+                weight=form.cleaned_data["weight"],
+            )
+        except ServiceError as error:
+            form_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Variant %(label)s of email %(n)d saved.")
+                % {"label": variant.label, "n": step.position + 1},
+            )
+            return _to_step(step.campaign_id, f"#variant-{variant.pk}")
+    return _sequence(request, step.campaign, edit_variant=(str(variant.pk), form))
+
+
+@workspace_required
+@require_POST
+def campaign_variant_delete(request: HttpRequest, pk) -> HttpResponse:
+    variant = _get_variant(request, pk)
+    step = variant.step
+    try:
+        services.variant_delete(workspace=request.workspace, variant=variant)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _to_step(step.campaign_id, f"#variant-{variant.pk}")
+    messages.success(
+        request,
+        _("Variant %(label)s removed from email %(n)d.")
+        % {"label": variant.label, "n": step.position + 1},
+    )
+    return _to_step(step.campaign_id, f"#step-{step.pk}")

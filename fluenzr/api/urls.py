@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import InvitationViewSet, MemberViewSet, WorkspaceView
-from campaigns.api import CampaignViewSet, EnrollmentViewSet, StepViewSet
+from campaigns.api import CampaignViewSet, EnrollmentViewSet, StepViewSet, VariantViewSet
 from contacts.api.contacts import ContactViewSet
 from contacts.api.imports import ImportViewSet
 from contacts.api.lists import ContactListViewSet
@@ -22,6 +22,7 @@ router.register("imports", ImportViewSet, basename="import")
 router.register("email-accounts", MailboxViewSet, basename="email-account")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("steps", StepViewSet, basename="step")
+router.register("variants", VariantViewSet, basename="variant")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
