@@ -82,7 +82,7 @@ from campaigns.models import (  # noqa: E402
     Step,
     Variant,
 )
-from campaigns.services import campaign_window  # noqa: E402
+from campaigns.windows import campaign_window  # noqa: E402
 from contacts.models import ContactStatus  # noqa: E402
 from contacts.selectors import email_sendability  # noqa: E402
 from email_accounts import selectors as mailbox_selectors  # noqa: E402

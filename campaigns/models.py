@@ -11,8 +11,8 @@ from datetime import time
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts.tenancy import WorkspaceOwnedModel
 
@@ -70,6 +70,18 @@ class Campaign(WorkspaceOwnedModel):
     body_format = models.CharField(
         max_length=4, choices=BodyFormat.choices, default=BodyFormat.TEXT
     )
+    # Bounce protection: pause when hard bounces pass this share of the last 50 sends (0: off).
+    bounce_pause_percent = models.PositiveSmallIntegerField(
+        _("pause above this hard-bounce rate (%)"), default=5
+    )
+    # An out-of-office reply with no readable return date pauses the contact this long.
+    out_of_office_days = models.PositiveSmallIntegerField(
+        _("out-of-office pause (days)"), default=7
+    )
+    # Something the user should know that is not a status: a recipient server refusing the
+    # sender on policy (5.7.x), for instance. FluenzR's own English sentence, shown translated.
+    warning = models.CharField(max_length=500, blank=True)
+    warning_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -86,6 +98,16 @@ class Campaign(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def status_reason_display(self) -> str:
+        """FluenzR's own reasons are stored in English and shown in the reader's language; a
+        user's own words are shown as written (gettext returns them unchanged)."""
+        return gettext(self.status_reason) if self.status_reason else ""
+
+    @property
+    def warning_display(self) -> str:
+        return gettext(self.warning) if self.warning else ""
 
 
 class DelayUnit(models.TextChoices):
@@ -177,6 +199,8 @@ class Enrollment(WorkspaceOwnedModel):
     # randomised spacing, so "why not yet" answers are stable.
     due_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Paused by an out-of-office reply: back to `active` at this moment (the sweeper).
+    paused_until = models.DateTimeField(null=True, blank=True)
     # Threading: the previous step's Message-ID, subject and Gmail thread.
     last_message_id = models.CharField(max_length=300, blank=True)
     last_subject = models.CharField(max_length=300, blank=True)
@@ -264,4 +288,151 @@ class OutboundMessage(WorkspaceOwnedModel):
                 name="message_sending",
                 condition=Q(status=MessageStatus.SENDING),
             ),
+        ]
+
+
+# ----------------------------------------------------------------------------- inbound
+
+
+class InboundKind(models.TextChoices):
+    REPLY = "reply", pgettext_lazy("inbound kind", "Reply")
+    AUTO_REPLY = "auto_reply", pgettext_lazy("inbound kind", "Auto-reply")
+    BOUNCE = "bounce", pgettext_lazy("inbound kind", "Bounce")
+    COMPLAINT = "complaint", pgettext_lazy("inbound kind", "Complaint")
+    OTHER = "other", pgettext_lazy("inbound kind", "Other")
+
+
+class BounceClass(models.TextChoices):
+    HARD = "hard", pgettext_lazy("bounce", "Hard")
+    SOFT = "soft", pgettext_lazy("bounce", "Soft")
+    BLOCK = "block", pgettext_lazy("bounce", "Blocked (policy)")
+    QUOTA = "quota", pgettext_lazy("bounce", "Sender quota")
+
+
+class MatchedBy(models.TextChoices):
+    HEADERS = "headers", _("In-Reply-To / References")
+    THREAD = "thread", _("Gmail thread")
+    SENDER = "sender", _("Sender and subject (low confidence)")
+    DSN = "dsn", _("Bounce report")
+
+
+class InboundEmail(WorkspaceOwnedModel):
+    """A message that arrived in a sending mailbox and concerns a campaign: a reply, an
+    auto-reply, a bounce or a complaint. Written once per provider message (the sync may read
+    the same one twice), with the classifier's verdict, so support can explain any decision."""
+
+    mailbox = models.ForeignKey(
+        "email_accounts.Mailbox", on_delete=models.CASCADE, related_name="inbound_emails"
+    )
+    # Where it lives: a Gmail message id, or "<folder>:<uidvalidity>:<uid>" for IMAP.
+    provider_message_id = models.CharField(max_length=300)
+    provider_thread_id = models.CharField(max_length=100, blank=True)
+    folder = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=12, choices=InboundKind.choices)
+    bounce_class = models.CharField(max_length=8, choices=BounceClass.choices, blank=True)
+    # What it answers or reports on, when found; a low-confidence match is flagged.
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    answers = models.ForeignKey(
+        OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    matched_by = models.CharField(max_length=8, choices=MatchedBy.choices, blank=True)
+    low_confidence = models.BooleanField(default=False)
+    message_id = models.CharField(max_length=300, blank=True)  # its own Message-ID header
+    from_email = models.CharField(max_length=320, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField()
+    text = models.TextField(blank=True)  # the new text, without the quoted history
+    body = models.TextField(blank=True)  # the whole plain-text body, for the conversation
+    verdict = models.JSONField(default=dict, blank=True)  # the classifier's, with its rules
+    return_date = models.DateField(null=True, blank=True)  # out of office: back on
+    unsubscribe_request = models.BooleanField(default=False)
+    lead_suggestion = models.CharField(max_length=16, blank=True)
+    lead_suggestion_rule = models.CharField(max_length=100, blank=True)
+    read = models.BooleanField(default=False)  # seen in the unified inbox
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "provider_message_id"], name="inbound_once_per_message"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "kind", "-received_at"], name="inbound_ws_kind"),
+            models.Index(fields=["message_id"], name="inbound_message_id"),
+        ]
+
+
+class OutboundReply(WorkspaceOwnedModel):
+    """An answer written in the unified inbox, sent through the mailbox that received the
+    reply, in the same thread."""
+
+    inbound = models.ForeignKey(InboundEmail, on_delete=models.CASCADE, related_name="responses")
+    mailbox = models.ForeignKey(
+        "email_accounts.Mailbox", on_delete=models.PROTECT, related_name="+"
+    )
+    message_id = models.CharField(max_length=300, unique=True)
+    subject = models.CharField(max_length=500)
+    body = models.TextField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    sent_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+# ----------------------------------------------------------------------------- tracking
+
+
+class TrackingKind(models.TextChoices):
+    OPEN = "open", pgettext_lazy("tracking", "Open")
+    CLICK = "click", pgettext_lazy("tracking", "Click")
+
+
+class TrackingEvent(WorkspaceOwnedModel):
+    """One pixel load or link click. Machine ones (an image proxy or link scanner, or within
+    seconds of the send) are kept but flagged, and left out of the human rates."""
+
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.CASCADE, related_name="tracking_events"
+    )
+    kind = models.CharField(max_length=5, choices=TrackingKind.choices)
+    url = models.CharField(max_length=2000, blank=True)  # clicks: where it went
+    flagged = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=30, blank=True)  # "too_soon", "image_proxy", …
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["message", "kind"], name="tracking_message_kind")]
+
+
+class TrackingDomainStatus(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("tracking domain", "Waiting for DNS")
+    VERIFIED = "verified", pgettext_lazy("tracking domain", "Verified")
+    FAILED = "failed", pgettext_lazy("tracking domain", "Not pointing to FluenzR")
+
+
+class TrackingDomain(WorkspaceOwnedModel):
+    """A workspace's own host for tracking links (Pro): a CNAME to FluenzR's tracking host."""
+
+    hostname = models.CharField(max_length=253, unique=True)
+    status = models.CharField(
+        max_length=10, choices=TrackingDomainStatus.choices, default=TrackingDomainStatus.PENDING
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace"], name="tracking_domain_one_per_workspace")
         ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from campaigns.engine import scheduler, sender, sweeper
+from campaigns.inbound import effects as inbound_effects
+from campaigns.inbound import sync as inbound_sync
 from fluenzr.celery import task
 
 
@@ -29,3 +33,23 @@ def sweep() -> dict[str, int]:
         "unknown": sweeper.expire_sending(),
         "reconciled": sweeper.reconcile_unknown(),
     }
+
+
+@task(name="campaigns.enrollments_resume_due", queue="scheduler")
+def enrollments_resume_due() -> int:
+    """Contacts paused by an out-of-office reply whose pause has run out."""
+    return inbound_effects.enrollments_resume_due()
+
+
+def enqueue_sync(mailbox_id) -> None:
+    mailbox_sync.delay(str(mailbox_id))
+
+
+@task(name="campaigns.mailboxes_sync_due", queue="scheduler")
+def mailboxes_sync_due() -> int:
+    return inbound_sync.mailboxes_sync_due(enqueue=enqueue_sync)
+
+
+@task(name="campaigns.mailbox_sync", queue="sync")
+def mailbox_sync(mailbox_id: str) -> dict[str, object]:
+    return asdict(inbound_sync.mailbox_sync(mailbox_id=mailbox_id))

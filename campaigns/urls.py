@@ -1,8 +1,13 @@
-from django.urls import path
+from django.urls import include, path
 
-from campaigns.views import actions, enrollments, pages, sequence, timeline
+from campaigns.views import actions, enrollments, pages, sequence, timeline, unibox
 
 urlpatterns = [
+    path("", include("campaigns.tracking.urls")),
+    path("inbox/", unibox.inbox, name="inbox"),
+    path("inbox/<uuid:pk>/", unibox.inbox_conversation, name="inbox_conversation"),
+    path("inbox/<uuid:pk>/lead-status/", unibox.inbox_lead_status, name="inbox_lead_status"),
+    path("inbox/<uuid:pk>/reply/", unibox.inbox_reply, name="inbox_reply"),
     path("campaigns/", pages.campaign_index, name="campaigns"),
     path("campaigns/new/", pages.campaign_new, name="campaign_new"),
     path("campaigns/<uuid:pk>/", sequence.campaign_detail, name="campaign_detail"),

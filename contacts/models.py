@@ -54,6 +54,17 @@ class Tag(WorkspaceOwnedModel):
         return self.name
 
 
+class LeadStatus(models.TextChoices):
+    """Where a conversation stands, set by the user (FluenzR suggests one from the reply)."""
+
+    INTERESTED = "interested", pgettext_lazy("lead status", "Interested")
+    NOT_INTERESTED = "not_interested", pgettext_lazy("lead status", "Not interested")
+    MEETING_BOOKED = "meeting_booked", pgettext_lazy("lead status", "Meeting booked")
+    OUT_OF_OFFICE = "out_of_office", pgettext_lazy("lead status", "Out of office")
+    WRONG_PERSON = "wrong_person", pgettext_lazy("lead status", "Wrong person")
+    CLOSED = "closed", pgettext_lazy("lead status", "Closed")
+
+
 class Contact(WorkspaceOwnedModel):
     # The base's single-column indexes are left out: every index below starts with the
     # workspace, and an import writes each index once per row.
@@ -82,6 +93,12 @@ class Contact(WorkspaceOwnedModel):
         _("status"), max_length=16, choices=ContactStatus.choices, default=ContactStatus.ACTIVE
     )
     source = models.CharField(max_length=16, choices=ContactSource.choices)
+    # Database defaults too: imports write rows with set-based SQL that names its columns.
+    lead_status = models.CharField(
+        _("lead status"), max_length=16, choices=LeadStatus.choices, blank=True, db_default=""
+    )
+    # Soft bounces (mailbox full, delayed) in a row: the third counts as a hard bounce.
+    soft_bounces = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Informational, and an import is only ever deleted with its workspace (whose contacts go
     # too): no constraint or index for every imported row to maintain.
     source_import = models.ForeignKey(

@@ -81,6 +81,11 @@ class Mailbox(WorkspaceOwnedModel):
     # Inbound sync: Gmail {"history_id": …}; IMAP {"folders": {name: {uidvalidity, last_uid}}}.
     sync_cursor = models.JSONField(default=dict, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.CharField(max_length=500, blank=True)  # the last sync's failure, shown
+    # A recipient's server refused this mailbox's mail as a policy matter (5.7.x: DMARC,
+    # blocklist): the sender is at fault, not the contact. Shown until the user dismisses it.
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    blocked_reason = models.CharField(max_length=500, blank=True)
     # IMAP folder names found by the connection test: {"inbox", "sent", "junk"}.
     folders = models.JSONField(default=dict, blank=True)
     # The SMTP host keeps no copy of what it sends: FluenzR files one in Sent over IMAP.

@@ -5,6 +5,7 @@ server (a SQLite file and a file-system Celery broker under var/), for `make run
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The open pixel, click redirect and unsubscribe page skip everything below (no session).
+    "campaigns.tracking.middleware.TrackingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -166,6 +169,11 @@ CELERY_BEAT_SCHEDULE = {
     "resume-paused-mailboxes": {"task": "email_accounts.mailboxes_resume_due", "schedule": 60.0},
     "campaigns-tick": {"task": "campaigns.scheduler_tick", "schedule": 15.0},
     "campaigns-sweep": {"task": "campaigns.sweep", "schedule": 60.0},
+    "campaigns-sync-mailboxes": {"task": "campaigns.mailboxes_sync_due", "schedule": 60.0},
+    "campaigns-resume-out-of-office": {
+        "task": "campaigns.enrollments_resume_due",
+        "schedule": 60.0,
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -256,6 +264,15 @@ EMAIL_ACCOUNTS_STEP_TIMEOUT = env_int("EMAIL_ACCOUNTS_STEP_TIMEOUT", 15)
 EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS = env_bool("EMAIL_ACCOUNTS_ALLOW_PRIVATE_HOSTS", False)
 # Connection tests a workspace may run per hour (each dials a host the user chose).
 EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR = env_int("EMAIL_ACCOUNTS_CONNECTION_TESTS_PER_HOUR", 60)
+
+# Tracking and unsubscribe links: on SITE_URL, or a workspace's verified custom domain (Pro),
+# a CNAME to TRACKING_HOST. Opens and clicks this soon after the send are a machine's.
+TRACKING_HOST = env_str("TRACKING_HOST", urlsplit(SITE_URL).hostname or "localhost")
+TRACKING_MACHINE_SECONDS = env_int("TRACKING_MACHINE_SECONDS", 10)
+# DNS servers for the custom domain's CNAME check ("" = the system's resolver).
+TRACKING_DNS_NAMESERVERS = env_list("TRACKING_DNS_NAMESERVERS")
+TRACKING_DNS_PORT = env_int("TRACKING_DNS_PORT", 53)
+TRACKING_DNS_TIMEOUT = env_int("TRACKING_DNS_TIMEOUT", 5)
 
 # Gmail by OAuth. Without a client id and secret the "+ Gmail" button explains what is missing.
 # The endpoints default to Google's; tests point them at a local server speaking its wire format.

@@ -12,10 +12,6 @@ from accounts.decorators import workspace_required
 from fluenzr.celery import app as celery_app
 
 SECTIONS = {
-    "inbox": {
-        "title": _("Unified inbox"),
-        "what": _("Every reply from every mailbox, in one place."),
-    },
     "warming": {
         "title": _("Warming"),
         "what": _("Warm new mailboxes up so their emails reach the inbox."),

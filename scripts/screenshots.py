@@ -42,6 +42,8 @@ PAGES = [
     "/settings/members/",
     "/settings/api-keys/",
     "/settings/plan/",
+    "/settings/tracking-domain/",
+    "/u/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/",
     "/accounts/email/",
     "/accounts/2fa/",
     "/contacts/",
@@ -57,6 +59,8 @@ PAGES = [
     "/email-accounts/smtp/?preset=ovh",
     "{mailbox}",
     "{mailbox_error}",
+    "/inbox/",
+    "{inbound}",
 ]
 # Demo contacts, lists, imports and suppressions; prints the ids the {…} paths above need.
 SEED = """
@@ -84,6 +88,10 @@ contact = services.contact_create(workspace=ws, data={"email": "jeanne@example.f
     "custom_fields": {"industry": "Retail"}}, tags=["VIP", "Paris"], lists=[webinar])
 services.suppression_add(workspace=ws, value="competitor.example")
 services.suppression_add(workspace=ws, value="no.thanks@example.com", reason="unsubscribed")
+from campaigns.models import TrackingDomain
+TrackingDomain.objects.create(workspace=ws, hostname="track.acme-growth.example", status="failed",
+    error="track.acme-growth.example does not exist in DNS yet: add a CNAME record to "
+    "127.0.0.1.")
 from datetime import timedelta
 from django.utils import timezone
 from email_accounts.models import Mailbox
@@ -150,6 +158,53 @@ for i, e in enumerate(story):
     elif status in ("bounced", "failed"):
         e.status, e.stopped_reason, e.due_at = status, error, None
     e.save()
+# Replies in the unified inbox: human replies, out-of-office, one answered, lead statuses.
+from campaigns.models import InboundEmail, OutboundReply
+from contacts.models import Contact
+replies = [
+    ("reply", "Yes, happy to talk. Is Tuesday at 10 good for you?", "",
+     "interested", "lead:interested", ""),
+    ("auto_reply", "Je suis absente du bureau jusqu'au 14 et n'aurai pas accès à mes e-mails.",
+     "", "out_of_office", "lead:out-of-office", "ooo"),
+    ("reply", "Merci, mais nous avons déjà une solution. Bonne journée.", "not_interested",
+     "not_interested", "lead:not-interested", ""),
+    ("reply", "Please talk to my colleague Marc, he handles this.", "interested", "wrong_person",
+     "lead:wrong-person", ""),
+    ("reply", "Booked a slot in your calendar for Thursday, see you then!", "meeting_booked",
+     "meeting_booked", "lead:meeting-booked", ""),
+    ("reply", "Can you send me your pricing first?", "", "", "", "low"),
+    ("auto_reply", "Thank you for your email. I am out of the office with no access to email.",
+     "", "out_of_office", "lead:out-of-office", ""),
+]
+sent = [e for e in story if e.status == "active"][: len(replies)]
+inbound_rows = []
+for i, (e, (kind, text, lead, suggestion, rule, flag)) in enumerate(zip(sent, replies)):
+    at = now - timedelta(hours=3 * i + 1)
+    message = e.messages.get()
+    row = InboundEmail.objects.create(workspace=ws, mailbox=gmail,
+        provider_message_id=f"demo-{i}", provider_thread_id=f"thread-{i}", folder="INBOX",
+        kind=kind, contact=e.contact, enrollment=e, answers=message,
+        matched_by="sender" if flag == "low" else "headers", low_confidence=flag == "low",
+        message_id=f"<demo-reply-{i}@example.com>", from_email=e.contact.email,
+        from_name=e.contact.full_name,
+        subject=("Réponse automatique : " if kind == "auto_reply" else "Re: ") + message.subject,
+        received_at=at, text=text,
+        body=text + "\\n\\nOn Tuesday, Claire Martin wrote:\\n> " + message.subject
+        + "\\n> Thanks for joining the webinar.",
+        return_date=(now + timedelta(days=6)).date() if flag == "ooo" else None,
+        lead_suggestion=suggestion, lead_suggestion_rule=rule, read=i >= 3,
+        verdict={"kind": kind, "rules": ["in-reply-to matches our message"]})
+    inbound_rows.append(row)
+    e.status = "paused" if kind == "auto_reply" else "replied"
+    e.stopped_reason = "" if kind == "auto_reply" else "replied"
+    e.paused_until = now + timedelta(days=6) if kind == "auto_reply" else None
+    e.save()
+    if lead:
+        Contact.objects.for_workspace(ws).filter(pk=e.contact_id).update(lead_status=lead)
+OutboundReply.objects.create(workspace=ws, inbound=inbound_rows[0], mailbox=gmail,
+    message_id=new_message_id(gmail.email), subject=inbound_rows[0].subject,
+    body="Tuesday at 10 works. I will send an invite.", sent_at=now - timedelta(minutes=20))
+print(f"inbound=/inbox/{inbound_rows[0].pk}/")
 unknown_enrollment = story[0]
 outline = campaigns.campaign_create(workspace=ws, name="SaaS founders — Q3 outreach")
 print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/ "
@@ -212,6 +267,10 @@ def main(paths: list[str]) -> None:
         "campaign_draft": campaign_draft,
         "enrollment": enrollment,
     }
+    # Printed on its own line before the ids above: `inbound=/inbox/<id>/`.
+    known["inbound"] = next(
+        word.split("=", 1)[1] for word in seeded.stdout.split() if word.startswith("inbound=")
+    )
     paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

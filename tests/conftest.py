@@ -22,6 +22,8 @@ from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.google.fixtures import _google_server, google  # noqa: F401 (fixtures)
 from tests.mail.servers import Dovecot, MailServers, SmtpServer
 
+pytest_plugins = ["tests.campaign_support"]  # its `sender_mailbox` fixture
+
 PASSWORD = "correct horse battery"
 
 

@@ -115,7 +115,10 @@ def test_preview_is_the_email_the_contact_gets(alice, campaign):
     step = campaign.steps.get(position=0)
     first = selectors.preview(enrollment=enrollment, step=step)
     assert first.subject in ("Hello Léa", "Hi Léa")
-    assert first.body.strip() == "About X. Claire"
+    # The unsubscribe line ends every email (unsubscribe_link is on by default).
+    body, _blank, unsubscribe = first.body.strip().rpartition("\n")
+    assert body.strip() == "About X. Claire"
+    assert unsubscribe.startswith("Unsubscribe: http://testserver/u/")
     assert selectors.preview(enrollment=enrollment, step=step) == first  # deterministic
 
 

@@ -407,10 +407,13 @@ def test_enrollments_list_explain_and_preview(alice, campaign):
 
     preview = alice.api.get(enrollment_url + "preview/").json()
     assert preview["subject"] in ("Hello Léa", "Hi Léa")
-    assert preview["body"].strip() == "About X. Claire"
+    body, _blank, unsubscribe = preview["body"].strip().rpartition("\n")
+    assert body.strip() == "About X. Claire"  # then the unsubscribe line (on by default)
+    assert unsubscribe.startswith("Unsubscribe: http://testserver/u/")
     assert alice.api.get(enrollment_url + "preview/?step=0").json() == preview
     second = alice.api.get(enrollment_url + "preview/?step=1").json()
-    assert second["body"].strip() == "Following up."
+    lines = second["body"].strip().splitlines()
+    assert lines[0] == "Following up." and lines[-1].startswith("Unsubscribe: http")
     for bad in ("5", "x", "-1"):
         response = alice.api.get(enrollment_url + f"preview/?step={bad}")
         assert response.status_code == 400 and "step" in response.json()["error"]["fields"]

@@ -23,7 +23,7 @@ from accounts.tenancy import (
     workspace_scope,
 )
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Enrollment, OutboundMessage, Step, Variant
+from campaigns.models import Campaign, Enrollment, InboundEmail, OutboundMessage, Step, Variant
 from contacts import services as contact_services
 from contacts.importing import service as import_service
 from contacts.models import Contact, ContactList, Import, Suppression
@@ -38,6 +38,9 @@ NOT_TENANT_ROUTES = {
     "account_confirm_email": "allauth: email confirmation key of the signed-out visitor",
     "account_reset_password_from_key": "allauth: password reset key",
     "mfa_generate_recovery_codes": "allauth: the signed-in user's own codes",
+    "tracking_open": "a recipient's signed token, acting in its email's workspace only",
+    "tracking_click": "a recipient's signed token, acting in its email's workspace only",
+    "tracking_unsubscribe": "a recipient's signed token, acting in its email's workspace only",
 }
 # Dashboard routes whose id names a tenant object, and which kind.
 DASHBOARD_OBJECT_ROUTES = {
@@ -82,6 +85,9 @@ DASHBOARD_OBJECT_ROUTES = {
     "campaign_enrollment": Enrollment,
     "campaign_message_send_again": OutboundMessage,
     "campaign_message_mark_sent": OutboundMessage,
+    "inbox_conversation": InboundEmail,
+    "inbox_lead_status": InboundEmail,
+    "inbox_reply": InboundEmail,
 }
 
 
@@ -138,7 +144,20 @@ def alice_objects(alice, bob) -> dict[type, object]:
         contacts=Contact.objects.for_workspace(workspace).filter(pk=contact.pk),
     )
     enrollment = Enrollment.objects.for_workspace(workspace).get(campaign=campaign)
+    inbound = InboundEmail.objects.create(
+        workspace=workspace,
+        mailbox=mailbox,
+        provider_message_id="INBOX:1:1",
+        kind="reply",
+        contact=contact,
+        enrollment=enrollment,
+        from_email=contact.email,
+        subject="Re: Hello",
+        received_at=enrollment.created_at,
+        text="Interested, call me.",
+    )
     return {
+        InboundEmail: inbound,
         Membership: membership,
         Invitation: invitation,
         ApiKey: api_key,

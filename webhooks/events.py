@@ -38,6 +38,11 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "email.sent",
         "email.bounced",
         "email.failed",
+        "email.opened",
+        "email.clicked",
+        "email.replied",
+        "email.auto_replied",
+        "lead.status_changed",
     }
 )
 

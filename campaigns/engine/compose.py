@@ -7,10 +7,12 @@ step, so a preview, a retry and the real send are the same email.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, replace
 
 from campaigns import mime, templating
 from campaigns.models import BodyFormat, Enrollment, Step, Variant
+from campaigns.tracking.links import decorate
 from contacts.models import Contact
 from email_accounts.models import Mailbox
 
@@ -77,8 +79,16 @@ class Composed:
 
 
 def compose(
-    *, enrollment: Enrollment, step: Step, variant: Variant, mailbox: Mailbox, message_id: str
+    *,
+    enrollment: Enrollment,
+    step: Step,
+    variant: Variant,
+    mailbox: Mailbox,
+    message_id: str,
+    tracking_id: uuid.UUID | None = None,
 ) -> Composed:
+    """`tracking_id` is the OutboundMessage the unsubscribe, open and click links act on; None
+    for a preview or a test email (the same links, signed for no one)."""
     campaign = step.campaign
     ctx = render_context(enrollment, step, mailbox)
     html = campaign.body_format == BodyFormat.HTML
@@ -86,6 +96,10 @@ def compose(
     subject_ctx = replace(ctx, seed=f"{ctx.seed}:subject")
     subject = templating.render(variant.subject, subject_ctx) if variant.subject.strip() else ""
     body = templating.render(variant.body, replace(ctx, seed=f"{ctx.seed}:body"), html=html)
+    # Unsubscribe line and List-Unsubscribe headers; with HTML, the pixel and tracked links.
+    decorated = decorate(
+        campaign=campaign, body=body, html=html, sender_email=mailbox.email, message_pk=tracking_id
+    )
     follow_up = bool(enrollment.last_message_id)
     draft = mime.Draft(
         sender_email=mailbox.email,
@@ -94,10 +108,11 @@ def compose(
         to_name=enrollment.contact.full_name,
         subject=subject,
         previous_subject=enrollment.last_subject if follow_up and not subject else "",
-        text="" if html else body,
-        html=body if html else "",
+        text=decorated.text,
+        html=decorated.html,
         in_reply_to=enrollment.last_message_id if follow_up else "",
         references=(enrollment.last_message_id,) if follow_up else (),
+        headers=decorated.headers,
     )
     raw = mime.build(draft, message_id=message_id)
     shown_subject = subject or (f"Re: {enrollment.last_subject}" if follow_up else "")

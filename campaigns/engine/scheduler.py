@@ -2,9 +2,10 @@
 mailbox's quota, write the outbound message, and hand its id to the `sending` queue.
 
 The tick works on batches of mailboxes, a fixed number of statements per batch whatever its
-size: one locks the batch's mailboxes and their first due enrollments together (FOR UPDATE
-SKIP LOCKED, a LATERAL join per mailbox), a few read what the checks need, one reserves every
-quota (a multi-row conditional UPDATE), one inserts the messages and one or two move the
+size: one locks the batch's mailboxes (FOR UPDATE SKIP LOCKED) and finds each one's first due
+enrollments (a LATERAL join per mailbox), a few read what the checks need, one locks the
+enrollments it decided on (SKIP LOCKED, rechecking they are still due), one reserves every
+quota (a multi-row conditional UPDATE), one inserts the messages and one moves the
 enrollments on. Its cost follows the work that is due (partial indexes on `due_at`), not the
 number of enrollments, and a tick of 1,000 mailboxes costs a few dozen statements.
 
@@ -48,11 +49,14 @@ from email_accounts.services.quota import Reservation, mailboxes_reserve_sends
 
 CANDIDATES_PER_MAILBOX = 20  # due enrollments examined per mailbox and tick
 MAILBOXES_PER_BATCH = 250  # one transaction each: locks are held for a batch, not the tick
+LOCK_ROUNDS = 3  # a mailbox whose pick a concurrent tick took tries its next candidate
 
 Enqueue = Callable[[uuid.UUID], None]
 
-# Locks the batch's mailboxes that may still send, and for each its first due enrollments in
-# its active campaigns (its own follow-ups, or new contacts nobody has written to yet).
+# Locks the batch's mailboxes that may still send, and finds for each its first due
+# enrollments in its active campaigns (its own follow-ups, or new contacts nobody has written
+# to yet). The enrollments are locked later, only those the tick decides on: locking every
+# candidate would leave a concurrent tick's mailboxes nothing to take.
 _CLAIM_SQL = """
 WITH ready AS (
     SELECT id FROM email_accounts_mailbox
@@ -62,18 +66,19 @@ WITH ready AS (
 )
 SELECT ready.id, due.id
 FROM ready CROSS JOIN LATERAL (
-    SELECT e.id, e.due_at
+    SELECT e.id, e.due_at, md5(e.id::text || ready.id::text) AS tiebreak
     FROM campaigns_enrollment e
     JOIN campaigns_campaign_mailboxes cm
       ON cm.campaign_id = e.campaign_id AND cm.mailbox_id = ready.id
     JOIN campaigns_campaign c ON c.id = e.campaign_id AND c.status = %(active)s
     WHERE e.status = ANY(%(running)s) AND e.due_at IS NOT NULL AND e.due_at <= %(now)s
       AND (e.mailbox_id = ready.id OR e.mailbox_id IS NULL)
-    ORDER BY e.due_at
+    -- Ties (a launch makes a whole list due at once) in an order of each mailbox's own: two
+    -- ticks, or two mailboxes sharing new contacts, rarely pick the same one.
+    ORDER BY e.due_at, tiebreak
     LIMIT %(per_mailbox)s
-    FOR UPDATE OF e SKIP LOCKED
 ) AS due
-ORDER BY ready.id, due.due_at
+ORDER BY ready.id, due.due_at, due.tiebreak
 """
 
 # Every enrollment the batch decided on, written back at once: claimed (mailbox, in flight),
@@ -180,24 +185,72 @@ def _claim_batch(mailboxes: list[Mailbox], now: datetime) -> list[OutboundMessag
     decided: set[uuid.UUID] = set()
     held: list[Enrollment] = []  # deferred or finished: written back without a message
     picks: list[_Pick] = []
-    for mailbox in mailboxes:  # rotation order
-        for enrollment_id in candidates.get(mailbox.pk, ()):
-            if enrollment_id in decided:
-                continue
-            decided.add(enrollment_id)
-            enrollment = batch.enrollments[enrollment_id]
-            step = _decide(enrollment, batch)
-            if step is None:
-                held.append(enrollment)
-                continue
-            picks.append(_Pick(mailbox, enrollment, step, batch.variants[step.pk]))
-            if enrollment.next_position == 0:
-                campaign_id = enrollment.campaign_id
-                batch.started_today[campaign_id] = batch.started_today.get(campaign_id, 0) + 1
+    waiting = [m for m in mailboxes if m.pk in candidates]  # rotation order
+    for _round in range(LOCK_ROUNDS):
+        round_picks: list[_Pick] = []
+        round_held: list[Enrollment] = []
+        for mailbox in waiting:
+            pick = _next_pick(mailbox, candidates[mailbox.pk], batch, decided, round_held)
+            if pick is not None:
+                round_picks.append(pick)
+        wanted = [p.enrollment.pk for p in round_picks] + [e.pk for e in round_held]
+        locked = _lock_enrollments(wanted, now)
+        held += [e for e in round_held if e.pk in locked]
+        picks += [p for p in round_picks if p.enrollment.pk in locked]
+        # A pick another tick took first: its mailbox tries its next candidate.
+        lost = [p for p in round_picks if p.enrollment.pk not in locked]
+        for pick in lost:
+            if pick.enrollment.next_position == 0:
+                batch.started_today[pick.enrollment.campaign_id] -= 1
+        waiting = [p.mailbox for p in lost]
+        if not waiting:
             break
     messages, claimed = _write_messages(picks, now)
     _write_enrollments(held + claimed)
     return messages
+
+
+def _next_pick(
+    mailbox: Mailbox,
+    candidate_ids: list[uuid.UUID],
+    batch: _Batch,
+    decided: set[uuid.UUID],
+    held: list[Enrollment],
+) -> _Pick | None:
+    """The mailbox's first candidate that may be sent now; those it passes on the way are
+    deferred or finished (added to `held`)."""
+    for enrollment_id in candidate_ids:
+        if enrollment_id in decided:
+            continue
+        decided.add(enrollment_id)
+        enrollment = batch.enrollments[enrollment_id]
+        step = _decide(enrollment, batch)
+        if step is None:
+            held.append(enrollment)
+            continue
+        if enrollment.next_position == 0:
+            campaign_id = enrollment.campaign_id
+            batch.started_today[campaign_id] = batch.started_today.get(campaign_id, 0) + 1
+        return _Pick(mailbox, enrollment, step, batch.variants[step.pk])
+    return None
+
+
+def _lock_enrollments(ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+    """Lock the enrollments this tick decided on, if they are still due and nobody else holds
+    them: a concurrent tick that claimed or deferred one first has moved its due time, and
+    one holding it right now is skipped."""
+    if not ids:
+        return set()
+    return set(
+        Enrollment.objects.unscoped()
+        .select_for_update(skip_locked=True)
+        .filter(
+            pk__in=_any_of(ids),
+            status__in=(EnrollmentStatus.PENDING, EnrollmentStatus.ACTIVE),
+            due_at__lte=now,
+        )
+        .values_list("pk", flat=True)
+    )
 
 
 def _lock_candidates(

@@ -19,6 +19,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from campaigns import schedule
+from campaigns.engine.bounces import Bounce, email_payload, message_hard_bounced
 from campaigns.engine.compose import compose
 from campaigns.models import (
     Campaign,
@@ -34,8 +35,6 @@ from campaigns.payloads import campaign_payload
 from campaigns.windows import campaign_window
 from contacts.models import ContactStatus
 from contacts.selectors import suppressed_emails
-from contacts.services.contacts import contact_payload
-from contacts.services.suppressions import suppression_add
 from email_accounts.models import MailboxStatus
 from email_accounts.providers.base import (
     AuthenticationFailed,
@@ -82,6 +81,7 @@ def message_send(*, message_id: uuid.UUID | str, now: datetime | None = None) ->
         variant=message.variant,
         mailbox=message.mailbox,
         message_id=message.message_id,
+        tracking_id=message.pk,
     )
     message.subject = composed.subject  # written with whatever happens next
     outgoing = OutgoingMessage(
@@ -242,41 +242,24 @@ def _fail(message: OutboundMessage, error: str, code: str) -> None:
     emit(
         workspace=enrollment.campaign.workspace,
         type="email.failed",
-        data=_email_payload(message, enrollment) | {"error": error[:500]},
+        data=email_payload(message, enrollment) | {"error": error[:500]},
     )
     _complete_campaign_if_done(enrollment.campaign)
 
 
-@transaction.atomic
 def _bounce(message: OutboundMessage, error: RecipientRejected) -> None:
-    """A permanent refusal at send time: a hard bounce. The contact is marked bounced and
-    suppressed, so no campaign writes to it again."""
-    _set(
+    """A permanent refusal at send time: a hard bounce."""
+    message_hard_bounced(
         message,
-        status=MessageStatus.BOUNCED,
-        error=error.message,
-        error_code=error.enhanced_code or str(error.code),
+        Bounce(
+            kind="hard",
+            code=error.code,
+            enhanced_code=error.enhanced_code,
+            diagnostic=error.message,
+            source="smtp",
+        ),
     )
-    enrollment = Enrollment.objects.unscoped().select_for_update().get(pk=message.enrollment_id)
-    enrollment.status, enrollment.due_at = EnrollmentStatus.BOUNCED, None
-    enrollment.stopped_reason = error.message[:300]
-    enrollment.save(update_fields=["status", "due_at", "stopped_reason"])
-    workspace = enrollment.campaign.workspace
-    contact = enrollment.contact
-    type(contact).objects.unscoped().filter(pk=contact.pk).update(status=ContactStatus.BOUNCED)
-    suppression_add(
-        workspace=workspace,
-        value=contact.email,
-        reason="bounced",
-        source=f"Bounce: {error.enhanced_code or error.code}",
-    )
-    emit(
-        workspace=workspace,
-        type="email.bounced",
-        data=_email_payload(message, enrollment)
-        | {"bounce": {"type": "hard", "code": error.code, "enhanced_code": error.enhanced_code}},
-    )
-    _complete_campaign_if_done(enrollment.campaign)
+    _complete_campaign_if_done(message.enrollment.campaign)
 
 
 @transaction.atomic
@@ -323,7 +306,7 @@ def record_sent(message: OutboundMessage, sent: SentMessage, subject: str, at: d
         moves, finished = {}, True  # stopped meanwhile: the campaign may be over
     for field, value in (threading | moves).items():
         setattr(enrollment, field, value)
-    emit(workspace=campaign.workspace, type="email.sent", data=_email_payload(message, enrollment))
+    emit(workspace=campaign.workspace, type="email.sent", data=email_payload(message, enrollment))
     if finished:
         _complete_campaign_if_done(campaign)
 
@@ -367,17 +350,3 @@ def _complete_campaign_if_done(campaign: Campaign) -> None:
             type="campaign.completed",
             data={"campaign": campaign_payload(campaign)},
         )
-
-
-def _email_payload(message: OutboundMessage, enrollment: Enrollment) -> dict[str, Any]:
-    return {
-        "email": {
-            "id": str(message.pk),
-            "message_id": message.message_id,
-            "step": message.step.position + 1,
-            "variant": message.variant.label,
-            "mailbox": message.mailbox.email,
-        },
-        "campaign": campaign_payload(enrollment.campaign),
-        "contact": contact_payload(enrollment.contact),
-    }

@@ -106,6 +106,7 @@ class SmtpImapProvider(MailboxProvider):
         # Gmail and Microsoft 365 file what their SMTP server sends; other hosts do not.
         self.append_to_sent = append_to_sent
         self._client: IMAPClient | None = None
+        self._selected: tuple[str, bool] | None = None  # the session's folder, read-only?
 
     # ------------------------------------------------------------------------- sending
 
@@ -211,13 +212,24 @@ class SmtpImapProvider(MailboxProvider):
             self._client = client
         return self._client
 
+    def _select(self, client: IMAPClient, folder: str, *, readonly: bool, fresh: bool = False):
+        """SELECT (or EXAMINE) unless the session is already there: reading a batch of
+        messages from one folder costs one round trip each, not two. `fresh` asks the server
+        again (a sync needs the folder's current UIDNEXT)."""
+        if fresh or self._selected != (folder, readonly):
+            self._selected = None
+            status = client.select_folder(folder, readonly=readonly)
+            self._selected = (folder, readonly)
+            return status
+        return None
+
     @contextmanager
     def _imap(self) -> Iterator[IMAPClient]:
         client = self._session()
         try:
             yield client
         except (OSError, IMAPClientAbortError) as error:  # the session is gone: drop it
-            self._client = None
+            self._client, self._selected = None, None
             with suppress(Exception):
                 client.shutdown()
             text = _("IMAP: the connection to %(host)s broke (%(error)s).")
@@ -245,7 +257,7 @@ class SmtpImapProvider(MailboxProvider):
         self, client: IMAPClient, folder: str, role: str, seen: dict[str, int] | None
     ) -> tuple[list[InboundMessage], dict[str, int], bool]:
         """One folder: EXAMINE, then UID SEARCH only when UIDNEXT says something arrived."""
-        status = client.select_folder(folder, readonly=True)
+        status = self._select(client, folder, readonly=True, fresh=True)
         validity = status[b"UIDVALIDITY"]
         if b"UIDNEXT" in status:
             top = status[b"UIDNEXT"] - 1
@@ -291,7 +303,7 @@ class SmtpImapProvider(MailboxProvider):
 
     def fetch_raw(self, ref: MessageRef) -> bytes:
         with self._imap() as client:
-            client.select_folder(ref.folder, readonly=True)
+            self._select(client, ref.folder, readonly=True)
             data = client.fetch([ref.uid], ["BODY.PEEK[]"]).get(ref.uid, {})
         if b"BODY[]" not in data:
             raise _gone(ref)
@@ -301,7 +313,7 @@ class SmtpImapProvider(MailboxProvider):
         if not self.folders.sent:
             return None
         with self._imap() as client:
-            client.select_folder(self.folders.sent, readonly=True)
+            self._select(client, self.folders.sent, readonly=True, fresh=True)
             found = client.search(["HEADER", "Message-ID", message_id])
         return SentMessage(provider_message_id=message_id, provider_thread_id="") if found else None
 
@@ -314,7 +326,7 @@ class SmtpImapProvider(MailboxProvider):
         if target == ref.folder:
             return ref
         with self._imap() as client:
-            client.select_folder(ref.folder)
+            self._select(client, ref.folder, readonly=False)
             # imapclient does not parse COPYUID (RFC 4315); imaplib keeps it among the
             # untagged responses, whether it came tagged (COPY) or untagged (MOVE).
             responses = client._imap.untagged_responses
@@ -330,7 +342,7 @@ class SmtpImapProvider(MailboxProvider):
                     client.uid_expunge([ref.uid])
             uid = _copied_uid(responses.pop("COPYUID", None))
             if not uid and ref.provider_message_id:  # no COPYUID: look for it where it went
-                client.select_folder(target, readonly=True)
+                self._select(client, target, readonly=True, fresh=True)
                 found = client.search(["HEADER", "Message-ID", ref.provider_message_id])
                 if not found:
                     raise _gone(ref)
@@ -345,7 +357,7 @@ class SmtpImapProvider(MailboxProvider):
         if not changes:
             return
         with self._imap() as client:
-            client.select_folder(ref.folder)
+            self._select(client, ref.folder, readonly=False)
             for flag, on in changes:
                 if on:
                     client.add_flags([ref.uid], [flag], silent=True)

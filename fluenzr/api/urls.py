@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.api import InvitationViewSet, MemberViewSet, WorkspaceView
 from campaigns.api import CampaignViewSet, EnrollmentViewSet, StepViewSet, VariantViewSet
+from campaigns.api.replies import ReplyViewSet
 from contacts.api.contacts import ContactViewSet
 from contacts.api.imports import ImportViewSet
 from contacts.api.lists import ContactListViewSet
@@ -24,6 +25,7 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("steps", StepViewSet, basename="step")
 router.register("variants", VariantViewSet, basename="variant")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("replies", ReplyViewSet, basename="reply")
 
 urlpatterns = [
     path("workspace", WorkspaceView.as_view(), name="api-workspace"),
