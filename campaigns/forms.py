@@ -165,6 +165,18 @@ class CampaignSettingsForm(forms.Form):
     track_clicks = forms.BooleanField(label=_("Track clicks"), required=False)
     unsubscribe_link = forms.BooleanField(label=_("Add an unsubscribe link"), required=False)
     body_format = forms.ChoiceField(label=_("Format"), choices=BodyFormat.choices)
+    bounce_pause_percent = forms.IntegerField(
+        label=_("Pause the campaign above this hard-bounce rate (%)"),
+        min_value=0,
+        max_value=50,
+        help_text=_("Over the last 50 emails; 0 never pauses. 5% protects the sending domain."),
+    )
+    out_of_office_days = forms.IntegerField(
+        label=_("After an out-of-office reply, wait (days)"),
+        min_value=1,
+        max_value=60,
+        help_text=_("Used when the reply gives no return date FluenzR can read."),
+    )
 
     def __init__(self, *args, mailboxes, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -393,6 +393,8 @@ def test_done_means_a_two_step_campaign_launched_from_the_dashboard(
                 "spacing_max_seconds": "20",
                 "stop_on_reply": "on",
                 "body_format": "text",
+                "bounce_pause_percent": "5",
+                "out_of_office_days": "7",
                 "mailboxes": [sender_mailbox.pk],
             },
         )

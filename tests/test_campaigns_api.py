@@ -139,6 +139,8 @@ def test_create_defaults_to_the_workspace_timezone(alice):
         ({"weekdays": [7]}, "weekdays", ""),
         ({"name": "  "}, "name", ""),
         ({"body_format": "rtf"}, "body_format", ""),
+        ({"bounce_pause_percent": 80}, "bounce_pause_percent", "between 0 (never pause) and 50"),
+        ({"out_of_office_days": 0}, "out_of_office_days", "between 1 and 60 days"),
     ],
 )
 def test_invalid_settings_are_400_with_the_field(alice, campaign, data, field, words):

@@ -217,6 +217,8 @@ def test_schedule_and_options_validate_inline_and_save(alice, draft, mailbox):
         "stop_on_reply": "on",
         "unsubscribe_link": "on",
         "body_format": "text",
+        "bounce_pause_percent": "5",
+        "out_of_office_days": "7",
         "mailboxes": [mailbox.pk],
     }
     response = alice.client.post(url, data)
@@ -226,6 +228,10 @@ def test_schedule_and_options_validate_inline_and_save(alice, draft, mailbox):
     response = alice.client.post(url, data)
     assert response.status_code == 200  # the empty window, refused by the service
     assert "has-error" in page(response)
+    data["bounce_pause_percent"] = "80"
+    response = alice.client.post(url, data)
+    assert "Ensure this value is less than or equal to 50." in page(response)
+    data["bounce_pause_percent"] = "3"
     data["window_end"] = "17:30"
     body = follow(alice, url, data)
     assert "Schedule and options saved." in body
@@ -234,6 +240,7 @@ def test_schedule_and_options_validate_inline_and_save(alice, draft, mailbox):
     assert draft.weekdays == [0, 2, 4]
     assert (draft.spacing_min_seconds, draft.spacing_max_seconds) == (90, 120)
     assert draft.daily_new_contacts == 30
+    assert (draft.bounce_pause_percent, draft.out_of_office_days) == (3, 7)
     assert (draft.stop_on_reply, draft.track_opens) == (True, False)
 
 

@@ -42,12 +42,20 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "status_reason",
+            "warning",
             "launched_at",
             "mailbox_ids",
             *services.CAMPAIGN_SETTINGS,
             "created_at",
         ]
-        read_only_fields = ["id", "status", "status_reason", "launched_at", "created_at"]
+        read_only_fields = [
+            "id",
+            "status",
+            "status_reason",
+            "warning",
+            "launched_at",
+            "created_at",
+        ]
 
 
 class VariantSerializer(serializers.ModelSerializer):

@@ -156,7 +156,11 @@ CAMPAIGN_SETTINGS = (
     "track_clicks",
     "unsubscribe_link",
     "body_format",
+    "bounce_pause_percent",
+    "out_of_office_days",
 )
+MAX_BOUNCE_PAUSE_PERCENT = 50
+MAX_OUT_OF_OFFICE_DAYS = 60
 
 
 def _clean_settings(campaign: Campaign) -> None:
@@ -171,6 +175,17 @@ def _clean_settings(campaign: Campaign) -> None:
     if campaign.spacing_max_seconds < campaign.spacing_min_seconds:
         raise ServiceError(
             _("The maximum gap must be at least the minimum gap."), field="spacing_max_seconds"
+        )
+    if not 0 <= campaign.bounce_pause_percent <= MAX_BOUNCE_PAUSE_PERCENT:
+        raise ServiceError(
+            _("Give a bounce rate between 0 (never pause) and %(max)d%%.")
+            % {"max": MAX_BOUNCE_PAUSE_PERCENT},
+            field="bounce_pause_percent",
+        )
+    if not 1 <= campaign.out_of_office_days <= MAX_OUT_OF_OFFICE_DAYS:
+        raise ServiceError(
+            _("Give between 1 and %(max)d days.") % {"max": MAX_OUT_OF_OFFICE_DAYS},
+            field="out_of_office_days",
         )
     _clean_window(campaign)
 
