@@ -16,9 +16,11 @@ asyncio (--client chooses): --concurrency requests in flight, each target in tur
 --seconds, --rounds times (bare, pixel, click, bare, pixel, click…) so drift hits all three
 alike. Every request
 uses a token of a random message with a browser's user agent, so the pixel and redirect do
-their real work: verify the signature, read the message, INSERT one event, and emit
-`email.opened`/`email.clicked` on a message's first human open or click. Afterwards the events
-written are counted against the requests answered.
+their real work: verify the signature, flag the agent, and queue the open or click in Redis
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/15; only its `tracking:*` keys are touched).
+Afterwards this process runs the flush the scheduler runs every few seconds (INSERT the
+events, emit `email.opened`/`email.clicked` on a message's first human open or click), times
+it, and counts the events written against the requests answered.
 
 Prints one last line `tracking: pixel_rps=… bare_rps=… ratio=… p99_ms=… click_rps=…
 click_ratio=… click_p99_ms=… bare_p99_ms=…`; ratio = pixel_rps / bare_rps (target ≥ 0.7).
@@ -73,6 +75,7 @@ else:
 
     ROOT = Path(__file__).resolve().parent.parent
     DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fluenzr_bench_tracking"
+    DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
     BROWSER_UA = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/131.0.0.0 Safari/537.36"
@@ -81,7 +84,8 @@ else:
     os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ["DJANGO_SETTINGS_MODULE"] = "fluenzr.settings"
     os.environ["DEBUG"] = "1"  # development secrets; the workers turn DEBUG off (see above)
-    os.environ.pop("REDIS_URL", None)  # the pixel needs no cache or broker
+    # The buffer the pixel and redirect push to (and the cache, as in production).
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 
     import logging
 
@@ -188,6 +192,15 @@ def settle() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+
+
+def clear_buffer() -> None:
+    from campaigns.tracking import buffer
+
+    server = buffer.client()
+    keys = list(server.scan_iter(match="tracking:*"))
+    if keys:
+        server.delete(*keys)
 
 
 def free_port() -> int:
@@ -338,10 +351,12 @@ def main() -> None:
     load = run_wrk if args.client == "wrk" else run_httpx
 
     from campaigns.models import TrackingEvent
+    from campaigns.tracking.services import tracking_flush
     from campaigns.tracking.tokens import Purpose, make_token
     from webhooks.models import Event
 
     recreate_database()
+    clear_buffer()
     call_command("migrate", verbosity=0)
     messages = make_messages(args.messages)
     settle()
@@ -361,6 +376,7 @@ def main() -> None:
     try:
         for paths, expect in targets.values():  # warm every worker's imports and pools
             load(base, paths, 3.0, args.concurrency, expect)
+        tracking_flush()
         warm_events = TrackingEvent.objects.unscoped().count()
         for _round in range(args.rounds):
             for name, (paths, expect) in targets.items():
@@ -380,6 +396,10 @@ def main() -> None:
     finally:
         stop_gunicorn(server)
 
+    started = time.perf_counter()
+    flushed = tracking_flush()
+    flush_s = time.perf_counter() - started
+    print(f"flush: {flushed} queued opens and clicks written in {flush_s:.2f} s", flush=True)
     written = TrackingEvent.objects.unscoped().count() - warm_events
     answered = totals["pixel"][0] + totals["click"][0]
     opened = Event.objects.unscoped().filter(type="email.opened").count()
@@ -395,6 +415,7 @@ def main() -> None:
     exact = opened == first_opens and clicked == first_clicks
     connection.close()
     drop_database()
+    clear_buffer()
 
     rps = {name: t[0] / t[1] for name, t in totals.items()}
     if any(t[3] for t in totals.values()) or written < answered or not exact:
@@ -404,6 +425,7 @@ def main() -> None:
         f"ratio={rps['pixel'] / rps['bare']:.2f} p99_ms={p99(totals['pixel'][2]):.1f} "
         f"click_rps={rps['click']:.0f} click_ratio={rps['click'] / rps['bare']:.2f} "
         f"click_p99_ms={p99(totals['click'][2]):.1f} bare_p99_ms={p99(totals['bare'][2]):.1f} "
+        f"flush_rps={flushed / flush_s:.0f} "
         f"workers={args.workers} concurrency={args.concurrency} client={args.client}"
     )
 

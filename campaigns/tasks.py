@@ -7,6 +7,7 @@ from dataclasses import asdict
 from campaigns.engine import scheduler, sender, sweeper
 from campaigns.inbound import effects as inbound_effects
 from campaigns.inbound import sync as inbound_sync
+from campaigns.tracking import services as tracking_services
 from fluenzr.celery import task
 
 
@@ -39,6 +40,12 @@ def sweep() -> dict[str, int]:
 def enrollments_resume_due() -> int:
     """Contacts paused by an out-of-office reply whose pause has run out."""
     return inbound_effects.enrollments_resume_due()
+
+
+@task(name="campaigns.tracking_flush", queue="scheduler")
+def tracking_flush() -> int:
+    """Opens and clicks waiting in Redis, into the database."""
+    return tracking_services.tracking_flush()
 
 
 def enqueue_sync(mailbox_id) -> None:

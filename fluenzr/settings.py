@@ -169,6 +169,7 @@ CELERY_BEAT_SCHEDULE = {
     "resume-paused-mailboxes": {"task": "email_accounts.mailboxes_resume_due", "schedule": 60.0},
     "campaigns-tick": {"task": "campaigns.scheduler_tick", "schedule": 15.0},
     "campaigns-sweep": {"task": "campaigns.sweep", "schedule": 60.0},
+    "campaigns-flush-tracking": {"task": "campaigns.tracking_flush", "schedule": 5.0},
     "campaigns-sync-mailboxes": {"task": "campaigns.mailboxes_sync_due", "schedule": 60.0},
     "campaigns-resume-out-of-office": {
         "task": "campaigns.enrollments_resume_due",

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
+import os
 import re
+import socket
 import threading
 from datetime import timedelta
 
 import pytest
+import redis
 from django.test import Client
 from django.utils import timezone
 from dnslib import CNAME, QTYPE, RCODE, RR, A
@@ -31,8 +35,9 @@ from campaigns.models import (
     TrackingDomainStatus,
     TrackingEvent,
 )
-from campaigns.tracking import domains
+from campaigns.tracking import buffer, domains
 from campaigns.tracking.links import Links, tracking_base_url
+from campaigns.tracking.services import tracking_flush
 from campaigns.tracking.tokens import PREVIEW_MESSAGE_ID, Purpose, make_token, read_token
 from campaigns.tracking.views import PIXEL_GIF
 from contacts import services as contact_services
@@ -54,6 +59,27 @@ HUMAN_UA = (
 GMAIL_PROXY_UA = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
+
+
+@pytest.fixture(autouse=True)
+def tracking_keys():
+    """The buffer's keys in the tests' Redis, gone before and after each test."""
+    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+    def clear() -> None:
+        keys = list(server.scan_iter(match="tracking:*"))
+        if keys:
+            server.delete(*keys)
+
+    clear()
+    yield server
+    clear()
+    server.close()
+
+
+def flush() -> int:
+    """What the scheduler does every few seconds: the buffered opens and clicks, written."""
+    return tracking_flush()
 
 
 def events(workspace, type: str):
@@ -247,6 +273,7 @@ def test_the_pixel_is_a_43_byte_gif_that_is_never_cached(db):
         assert response["Content-Type"] == "image/gif"
         assert "no-store" in response["Cache-Control"] and response["Expires"] == "0"
         assert not response.cookies
+    assert flush() == 0  # nothing was even queued
     assert not TrackingEvent.objects.unscoped().exists()
 
 
@@ -254,6 +281,8 @@ def test_machine_opens_are_flagged_and_the_first_human_open_is_an_event(alice, s
     settings.TRACKING_MACHINE_SECONDS = 10
     fresh = sent_message(alice.workspace, "fresh@prospect.example.com", sent_ago=timedelta(0))
     assert Client().get(open_path(fresh), headers={"user-agent": HUMAN_UA}).status_code == 200
+    assert not TrackingEvent.objects.unscoped().exists()  # in the buffer, not yet written
+    assert flush() == 1
     [event] = TrackingEvent.objects.for_workspace(alice.workspace).filter(message=fresh)
     assert event.kind == "open" and event.flagged and event.flag_reason == "too_soon"
 
@@ -265,6 +294,7 @@ def test_machine_opens_are_flagged_and_the_first_human_open_is_an_event(alice, s
     Client().get(path, headers={"user-agent": HUMAN_UA}, REMOTE_ADDR="17.58.101.4")  # Apple
     Client().get(path, headers={"user-agent": HUMAN_UA})
     Client().get(path, headers={"user-agent": HUMAN_UA})
+    assert flush() == 6
     rows = list(
         TrackingEvent.objects.for_workspace(alice.workspace)
         .filter(message=message)
@@ -297,6 +327,7 @@ def test_a_click_goes_to_the_signed_url_only(alice):
     Client().get(f"/c/{token}/", headers={"user-agent": HUMAN_UA})
     Client().head(f"/c/{token}/", headers={"user-agent": HUMAN_UA})
     Client().get(f"/c/{token}/", headers={"user-agent": "Mozilla/5.0 BingPreview/1.0b"})
+    assert flush() == 4
     rows = list(
         TrackingEvent.objects.for_workspace(alice.workspace)
         .filter(message=message)
@@ -320,6 +351,7 @@ def test_a_click_goes_to_the_signed_url_only(alice):
         page = Client().get(f"/c/{tampered}/")
         assert page.status_code == 200 and "Location" not in page
         assert "This link is broken" in page.content.decode()
+    assert flush() == 0
     assert TrackingEvent.objects.for_workspace(alice.workspace).count() == 4
 
 
@@ -327,7 +359,98 @@ def test_a_valid_click_token_for_a_gone_email_still_redirects(db):
     token = make_token(Purpose.CLICK, PREVIEW_MESSAGE_ID, "https://acme.example.com/")
     response = Client().get(f"/c/{token}/")
     assert response.status_code == 302 and response["Location"] == "https://acme.example.com/"
+    assert flush() == 0  # a preview's link is not recorded
     assert not TrackingEvent.objects.unscoped().exists()
+
+
+# ------------------------------------------------------------------------------ the buffer
+
+
+def test_a_flood_of_opens_is_written_once_each_and_announced_once(alice, tracking_keys):
+    message = sent_message(alice.workspace, "lea@prospect.example.com")
+    path = open_path(message)
+    reader = Client(headers={"user-agent": HUMAN_UA})
+    for _ in range(100):
+        assert reader.get(path).status_code == 200
+    queued = tracking_keys.lrange(buffer.BUFFER_KEY, 0, -1)
+    assert len(queued) == 100
+    assert json.loads(queued[0]).keys() == {"id", "message", "kind", "url", "agent", "reason", "at"}
+    assert not TrackingEvent.objects.unscoped().exists()
+
+    assert flush() == 100
+    assert TrackingEvent.objects.for_workspace(alice.workspace).filter(flagged=False).count() == 100
+    assert events(alice.workspace, "email.opened").count() == 1
+    assert not list(tracking_keys.scan_iter(match="tracking:*"))
+
+    # The same items once more (a flusher that died after writing, before deleting its key):
+    # nothing is written twice, nothing announced twice.
+    tracking_keys.rpush(buffer.BUFFER_KEY, *queued)
+    assert flush() == 100
+    assert TrackingEvent.objects.for_workspace(alice.workspace).count() == 100
+    assert events(alice.workspace, "email.opened").count() == 1
+    # A later open is a new row, still no new event; a first click of each URL is one.
+    reader.get(path)
+    for target in ("https://acme.example.com/a", "https://acme.example.com/b"):
+        for _ in range(2):
+            reader.get(f"/c/{make_token(Purpose.CLICK, message.pk, target)}/")
+    assert flush() == 5
+    assert TrackingEvent.objects.for_workspace(alice.workspace).count() == 105
+    assert events(alice.workspace, "email.opened").count() == 1
+    clicked = events(alice.workspace, "email.clicked").order_by("created_at")
+    assert [event.data["url"] for event in clicked] == [
+        "https://acme.example.com/a",
+        "https://acme.example.com/b",
+    ]
+
+
+def test_a_dead_flushers_key_is_adopted(alice, tracking_keys):
+    message = sent_message(alice.workspace, "lea@prospect.example.com")
+    reader = Client(headers={"user-agent": HUMAN_UA})
+    reader.get(open_path(message))
+    reader.get(open_path(message))
+    # A flusher took the buffer and died before writing it.
+    leftover = f"{buffer.FLUSHING_PREFIX}dead-flusher"
+    tracking_keys.rename(buffer.BUFFER_KEY, leftover)
+    reader.get(open_path(message))
+    assert flush() == 3
+    assert TrackingEvent.objects.for_workspace(alice.workspace).count() == 3
+    assert events(alice.workspace, "email.opened").count() == 1
+    assert not tracking_keys.exists(leftover, buffer.BUFFER_KEY)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+@pytest.mark.parametrize(
+    "redis_url",
+    ["", f"redis://127.0.0.1:{_closed_port()}/0"],
+    ids=["without-redis", "redis-down"],
+)
+def test_without_a_working_redis_each_open_is_written_directly(
+    alice, settings, tracking_keys, redis_url
+):
+    settings.REDIS_URL = redis_url
+    message = sent_message(alice.workspace, "lea@prospect.example.com")
+    response = Client().get(open_path(message), headers={"user-agent": HUMAN_UA})
+    assert response.status_code == 200 and response.content == PIXEL_GIF
+    [event] = TrackingEvent.objects.for_workspace(alice.workspace)
+    assert event.message_id == message.pk and not event.flagged
+    assert events(alice.workspace, "email.opened").count() == 1
+    click = Client().get(
+        f"/c/{make_token(Purpose.CLICK, message.pk, 'https://acme.example.com/')}/",
+        headers={"user-agent": HUMAN_UA},
+    )
+    assert click["Location"] == "https://acme.example.com/"
+    assert events(alice.workspace, "email.clicked").count() == 1
+    assert tracking_keys.llen(buffer.BUFFER_KEY) == 0  # nothing went to the tests' Redis
+    if redis_url:  # the scheduled flush fails loudly, and runs again later
+        with pytest.raises(redis.ConnectionError):
+            flush()
+    else:  # no Redis: nothing to flush
+        assert flush() == 0
 
 
 # ---------------------------------------------------------------------- custom tracking domain
@@ -546,6 +669,7 @@ def test_an_html_email_has_a_pixel_and_tracked_links(
     response = reader.get(click.removeprefix("https://testserver"))
     assert response.status_code == 302 and response["Location"] == target
     assert reader.get(pixel.removeprefix("https://testserver")).content == PIXEL_GIF
+    assert flush() == 2
     assert list(
         TrackingEvent.objects.for_workspace(alice.workspace)
         .order_by("created_at")

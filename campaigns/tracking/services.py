@@ -1,10 +1,13 @@
 """Every write of tracking and unsubscribing: opens, clicks, one-click unsubscribe, and the
 workspace's custom tracking domain.
 
-The pixel and the redirect answer every request, fast: one SQL statement reads the message and
-INSERTs the event; a second writes `email.opened`/`email.clicked` for the first human open (or
-click of a URL) of a message only, exactly once. A token that is not ours, or a message that
-no longer exists, records nothing and never raises.
+The pixel and the redirect answer every request, fast, without the database: they push the
+open or click onto a Redis list (campaigns.tracking.buffer), and `tracking_flush` writes the
+list every few seconds, a chunk per transaction. `email.opened`/`email.clicked` is written for
+the first human open (or click of a URL) of a message only, exactly once. Without Redis (the
+embedded `make run`, or Redis down) each request writes directly, in one SQL statement (a
+second for a first human one). A token that is not ours, or a message that no longer exists,
+records nothing and never raises.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, Lookup, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Workspace
@@ -31,7 +34,7 @@ from campaigns.models import (
     TrackingKind,
 )
 from campaigns.payloads import campaign_payload
-from campaigns.tracking import machines
+from campaigns.tracking import buffer, machines
 from campaigns.tracking.tokens import PREVIEW_MESSAGE_ID, Purpose, read_token
 from contacts.models import Contact, ContactStatus
 from contacts.services.contacts import contact_payload, contact_unsubscribe
@@ -192,23 +195,171 @@ def _record(
         return True
     # Perhaps the first: two first opens at the same instant queue here, and the second sees the
     # first's committed row. (FOR NO KEY UPDATE leaves the opens' foreign-key locks alone.)
-    OutboundMessage.objects.unscoped().select_for_update(no_key=True).filter(
-        pk=message_id
-    ).values_list("pk").get()
-    earlier = TrackingEvent.objects.unscoped().filter(
-        message_id=message_id, kind=kind, flagged=False, url=url
-    )
-    if earlier.exclude(pk=written.id).exists():
+    _lock_messages([message_id])
+    if (message_id, kind, url) in _human_seen(message_ids=[message_id], excluding=[written.id]):
         return True
+    _emit_first(workspace_id=written.workspace_id, message_id=message_id, kind=kind, url=url)
+    return True
+
+
+class _AnyOf(Lookup):
+    """`field = ANY(%s)` with one array: a flush's thousand ids as a thousand placeholders
+    cost more to send than the query costs to run (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
+def _among(field: str, ids: list[uuid.UUID]) -> Q | _AnyOf:
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field}__in": ids})
+    return _AnyOf(F(field), ids)
+
+
+def _lock_messages(message_ids: list[uuid.UUID]) -> None:
+    """Serialises the first-human decision per message (in id order: no deadlock between two
+    writers locking several)."""
+    list(
+        OutboundMessage.objects.unscoped()
+        .select_for_update(no_key=True)
+        .filter(_among("pk", message_ids))
+        .order_by("pk")
+        .values_list("pk")
+    )
+
+
+def _human_seen(
+    *, message_ids: list[uuid.UUID], excluding: list[uuid.UUID]
+) -> set[tuple[uuid.UUID, str, str]]:
+    """(message, kind, url) of the human events these messages already had."""
+    return set(
+        TrackingEvent.objects.unscoped()
+        .filter(_among("message_id", message_ids), flagged=False)
+        .exclude(_among("pk", excluding))
+        .order_by()  # not by created_at: DISTINCT would then keep every row
+        .values_list("message_id", "kind", "url")
+        .distinct()
+    )
+
+
+def _emit_first(*, workspace_id: uuid.UUID, message_id: uuid.UUID, kind: str, url: str) -> None:
     data = _email_payload(message_id)
     if kind == TrackingKind.CLICK:
         data["url"] = url
     emit(
-        workspace=Workspace(pk=written.workspace_id),
+        workspace=Workspace(pk=workspace_id),
         type="email.opened" if kind == TrackingKind.OPEN else "email.clicked",
         data=data,
     )
-    return True
+
+
+def _track(
+    *, message_id: uuid.UUID, kind: str, url: str, user_agent: str, reason: str, now: datetime
+) -> None:
+    """Queues the open or click for `tracking_flush`; written at once when it cannot be."""
+    item = {
+        "id": str(uuid.uuid4()),
+        "message": str(message_id),
+        "kind": kind,
+        "url": url,
+        "agent": user_agent[:300],
+        "reason": reason,
+        "at": now.isoformat(),
+    }
+    # The flush's INSERT is PostgreSQL's; elsewhere (the embedded SQLite) always direct.
+    if connection.vendor != "postgresql" or not buffer.push(item):
+        _record(
+            message_id=message_id, kind=kind, url=url, user_agent=user_agent, reason=reason, now=now
+        )
+
+
+# The buffer's chunk in one statement, one array per column (PostgreSQL): an event already
+# written (a chunk written twice) is left alone, and RETURNING names only the new ones.
+_INSERT_SQL = """
+INSERT INTO campaigns_trackingevent
+    (id, workspace_id, created_at, message_id, kind, url, flagged, flag_reason, user_agent)
+SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::uuid[], %s::text[],
+    %s::text[], %s::boolean[], %s::text[], %s::text[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+_INSERT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "created_at",
+    "message_id",
+    "kind",
+    "url",
+    "flagged",
+    "flag_reason",
+    "user_agent",
+)
+
+
+def _insert_new(events: list[TrackingEvent]) -> set[uuid.UUID]:
+    """INSERTs the events (created_at as given, not now) and returns the ids that were new."""
+    columns = [[getattr(event, name) for event in events] for name in _INSERT_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, columns)
+        return {value for (value,) in cursor.fetchall()}
+
+
+@transaction.atomic
+def _flush_chunk(items: list[dict[str, Any]]) -> None:
+    """Writes one chunk of the buffer: events of messages that still exist, each flagged as
+    `_record` would have, and `email.opened`/`email.clicked` for the first human ones."""
+    messages = {
+        pk: (workspace_id, sent_at)
+        for pk, workspace_id, sent_at in OutboundMessage.objects.unscoped()
+        .filter(_among("pk", list({uuid.UUID(item["message"]) for item in items})))
+        .values_list("pk", "workspace_id", "sent_at")
+    }
+    events = []
+    for item in items:
+        message_id = uuid.UUID(item["message"])
+        if message_id not in messages:
+            continue
+        workspace_id, sent_at = messages[message_id]
+        at = datetime.fromisoformat(item["at"])
+        reason = item["reason"] or ("too_soon" if machines.too_soon(sent_at, at) else "")
+        events.append(
+            TrackingEvent(
+                id=uuid.UUID(item["id"]),
+                workspace_id=workspace_id,
+                created_at=at,
+                message_id=message_id,
+                kind=item["kind"],
+                url=item["url"],
+                flagged=bool(reason),
+                flag_reason=reason,
+                user_agent=item["agent"][:300],
+            )
+        )
+    if not events:
+        return
+    new = _insert_new(events)
+    # The first human ones of this chunk per (message, kind, url), in the order they came.
+    firsts: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
+    for event in events:
+        if event.pk in new and not event.flagged:
+            firsts.setdefault((event.message_id, event.kind, event.url), event.workspace_id)
+    if not firsts:
+        return
+    concerned = sorted({message_id for message_id, _kind, _url in firsts})
+    _lock_messages(concerned)
+    seen = _human_seen(message_ids=concerned, excluding=list(new))
+    for (message_id, kind, url), workspace_id in firsts.items():
+        if (message_id, kind, url) not in seen:
+            _emit_first(workspace_id=workspace_id, message_id=message_id, kind=kind, url=url)
+
+
+def tracking_flush() -> int:
+    """Writes the opens and clicks waiting in Redis; returns how many were taken."""
+    return buffer.drain(_flush_chunk)
 
 
 def open_record(*, token: str, user_agent: str, ip: str, now: datetime | None = None) -> None:
@@ -216,7 +367,7 @@ def open_record(*, token: str, user_agent: str, ip: str, now: datetime | None = 
     signed = read_token(Purpose.OPEN, token)
     if signed is None or signed.message_id == PREVIEW_MESSAGE_ID:
         return
-    _record(
+    _track(
         message_id=signed.message_id,
         kind=TrackingKind.OPEN,
         url="",
@@ -236,7 +387,7 @@ def click_record(
     if signed is None:
         return None
     if signed.message_id != PREVIEW_MESSAGE_ID:
-        _record(
+        _track(
             message_id=signed.message_id,
             kind=TrackingKind.CLICK,
             url=signed.url,
