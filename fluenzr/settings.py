@@ -175,6 +175,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.enrollments_resume_due",
         "schedule": 60.0,
     },
+    "webhooks-fan-out": {"task": "webhooks.fan_out", "schedule": 2.0},
+    "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 5.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -274,6 +276,18 @@ TRACKING_MACHINE_SECONDS = env_int("TRACKING_MACHINE_SECONDS", 10)
 TRACKING_DNS_NAMESERVERS = env_list("TRACKING_DNS_NAMESERVERS")
 TRACKING_DNS_PORT = env_int("TRACKING_DNS_PORT", 53)
 TRACKING_DNS_TIMEOUT = env_int("TRACKING_DNS_TIMEOUT", 5)
+
+# Webhooks: HTTPS receivers on public addresses, ports 80/443, unless these say otherwise.
+# Loopback and private addresses (self-hosting beside one's own receiver; tests). Off: a
+# webhook URL must not become a probe of FluenzR's own network (cloud metadata included).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOKS_TIMEOUT_SECONDS = 30  # a receiver answers within this, or the attempt failed
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", False)  # always allowed when DEBUG
+WEBHOOKS_ALLOW_ANY_PORT = env_bool("WEBHOOKS_ALLOW_ANY_PORT", False)
+# DNS servers resolving webhook hosts ("" = the system's resolver).
+WEBHOOKS_DNS_NAMESERVERS = env_list("WEBHOOKS_DNS_NAMESERVERS")
+WEBHOOKS_DNS_PORT = env_int("WEBHOOKS_DNS_PORT", 53)
+WEBHOOKS_DNS_TIMEOUT = env_int("WEBHOOKS_DNS_TIMEOUT", 5)
 
 # Gmail by OAuth. Without a client id and secret the "+ Gmail" button explains what is missing.
 # The endpoints default to Google's; tests point them at a local server speaking its wire format.

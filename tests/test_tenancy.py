@@ -30,8 +30,9 @@ from contacts.models import Contact, ContactList, Import, Suppression
 from email_accounts.models import Mailbox
 from tests.conftest import invitation_path
 from tests.mailboxes import unchecked_smtp_mailbox
+from webhooks import services as webhook_services
 from webhooks.events import emit
-from webhooks.models import Event
+from webhooks.models import Endpoint, Event
 
 # Parametrised routes that name no tenant object, each with the reason.
 NOT_TENANT_ROUTES = {
@@ -156,7 +157,11 @@ def alice_objects(alice, bob) -> dict[type, object]:
         received_at=enrollment.created_at,
         text="Interested, call me.",
     )
+    endpoint, _secret = webhook_services.endpoint_create(
+        workspace=workspace, url="https://93.184.215.14/alice-hooks"
+    )
     return {
+        Endpoint: endpoint,
         InboundEmail: inbound,
         Membership: membership,
         Invitation: invitation,

@@ -11,15 +11,12 @@ import json
 import os
 import re
 import socket
-import threading
 from datetime import timedelta
 
 import pytest
 import redis
 from django.test import Client
 from django.utils import timezone
-from dnslib import CNAME, QTYPE, RCODE, RR, A
-from dnslib.server import BaseResolver, DNSServer
 
 from accounts.errors import PlanLimitError, ServiceError
 from campaigns import selectors as campaign_selectors
@@ -42,6 +39,7 @@ from campaigns.tracking.tokens import PREVIEW_MESSAGE_ID, Purpose, make_token, r
 from campaigns.tracking.views import PIXEL_GIF
 from contacts import services as contact_services
 from contacts.models import Contact, ContactStatus, Suppression
+from tests import dns_support
 from tests.campaign_support import (
     TUESDAY_10,
     prospects,
@@ -455,38 +453,7 @@ def test_without_a_working_redis_each_open_is_written_directly(
 
 # ---------------------------------------------------------------------- custom tracking domain
 
-
-class _Zone(BaseResolver):
-    """A tiny authoritative zone: name → CNAME target ("" = exists, with an A record only)."""
-
-    def __init__(self, records: dict[str, str]) -> None:
-        self.records = records
-
-    def resolve(self, request, handler):
-        reply = request.reply()
-        name = str(request.q.qname).rstrip(".").lower()
-        if name not in self.records:
-            reply.header.rcode = RCODE.NXDOMAIN
-        elif self.records[name] and request.q.qtype in (QTYPE.CNAME, QTYPE.A):
-            reply.add_answer(RR(request.q.qname, QTYPE.CNAME, rdata=CNAME(self.records[name])))
-        elif request.q.qtype == QTYPE.A:
-            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("192.0.2.10")))
-        return reply
-
-
-@pytest.fixture
-def dns_zone(settings):
-    zone = _Zone({})
-    server = DNSServer(zone, address="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    settings.TRACKING_DNS_NAMESERVERS = ["127.0.0.1"]
-    settings.TRACKING_DNS_PORT = server.server.server_address[1]
-    settings.TRACKING_DNS_TIMEOUT = 2
-    settings.TRACKING_HOST = "track.fluenzr.example"
-    yield zone.records
-    server.server.shutdown()
-    server.server.server_close()
+dns_zone = dns_support.dns_zone  # the local DNS server fixture
 
 
 def test_custom_domain_verified_by_its_cname_and_used_in_links(alice, dns_zone):

@@ -1,0 +1,597 @@
+"""The delivery engine: outbox → one Delivery per subscribed endpoint → signed HTTP POSTs.
+
+Three steps, each safe to run in several workers at once:
+
+- `events_fan_out()` turns unprocessed events into deliveries (unique per endpoint and event,
+  so a re-run writes nothing twice);
+- `deliveries_claim()` leases due deliveries with FOR UPDATE SKIP LOCKED, never more per
+  endpoint than its `max_in_flight` (one slow receiver never takes every worker);
+- `delivery_send()` posts one delivery outside any transaction, to the address the SSRF guard
+  checked, and records the attempt and what happens next.
+
+`deliver_due()` drives claims and sends from a small thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import ssl
+import time
+import typing
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpcore
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, connections, transaction
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.expressions import Window
+from django.db.models.functions import Coalesce, RowNumber
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from standardwebhooks import Webhook
+
+from accounts.models import Membership, Role
+from webhooks import services
+from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
+from webhooks.ssrf import Destination, UnsafeDestination, check_url
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0  # seconds
+# A claim outlives the longest request, so only a dead worker's lease ever expires.
+
+
+def total_timeout() -> float:
+    """Seconds a receiver has to answer (the documented promise: 30); a setting, so that a
+    test need not wait 30 seconds to see one fail."""
+    return float(settings.WEBHOOKS_TIMEOUT_SECONDS)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=total_timeout() + 15)
+
+
+def _too_slow() -> str:
+    return f"The receiver did not answer within {total_timeout():g} seconds."
+
+
+# The wait after the 1st, 2nd, … failed attempt; after the last one the delivery gives up.
+RETRY_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+)
+JITTER = 0.1  # ±10 %
+MAX_RETRY_AFTER = timedelta(hours=24)
+# A run of failures this long disables the endpoint and tells the workspace's owners.
+DISABLE_AFTER = timedelta(hours=72)
+RESPONSE_BODY_LOG = 4096  # bytes of the response kept in the delivery log
+USER_AGENT = "FluenzR-Webhooks/1.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fan-out
+
+
+def _subscribed(endpoint: Endpoint, event: Event) -> bool:
+    if endpoint.created_at > event.created_at:
+        return False
+    if endpoint.event_types and event.type not in endpoint.event_types:
+        return False
+    if endpoint.campaign_id is not None:
+        campaign = event.data.get("campaign") if isinstance(event.data, dict) else None
+        campaign_id = campaign.get("id") if isinstance(campaign, dict) else None
+        return str(campaign_id) == str(endpoint.campaign_id)
+    return True
+
+
+def events_fan_out(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Write the deliveries of up to `batch` unprocessed events (oldest first); their count.
+
+    Four statements per batch whatever its size: lock the events, read the endpoints of their
+    workspaces, insert the deliveries (conflicts ignored), mark the events.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        events = list(
+            Event.objects.unscoped()
+            .filter(fanned_out_at__isnull=True)
+            .order_by("created_at")
+            .select_for_update(skip_locked=True)[:batch]
+        )
+        if not events:
+            return 0
+        endpoints: dict[object, list[Endpoint]] = defaultdict(list)
+        for endpoint in Endpoint.objects.unscoped().filter(
+            workspace_id__in={event.workspace_id for event in events}, enabled=True
+        ):
+            endpoints[endpoint.workspace_id].append(endpoint)
+        deliveries = [
+            Delivery(
+                workspace_id=event.workspace_id,
+                endpoint=endpoint,
+                event=event,
+                next_attempt_at=now,
+            )
+            for event in events
+            for endpoint in endpoints[event.workspace_id]
+            if _subscribed(endpoint, event)
+        ]
+        Delivery.objects.unscoped().bulk_create(deliveries, ignore_conflicts=True, batch_size=1000)
+        Event.objects.unscoped().filter(pk__in=[event.pk for event in events]).update(
+            fanned_out_at=now
+        )
+    return len(events)
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+
+
+def leases_expire(*, now: datetime | None = None) -> int:
+    """A dead worker's claims go back to the queue once their lease has run out."""
+    now = now or timezone.now()
+    return (
+        Delivery.objects.unscoped()
+        .filter(status=DeliveryStatus.DELIVERING, leased_until__lt=now)
+        .update(status=DeliveryStatus.PENDING, leased_until=None, next_attempt_at=now)
+    )
+
+
+def deliveries_claim(*, now: datetime | None = None, limit: int) -> list[Delivery]:
+    """Lease up to `limit` due deliveries, oldest first, never more per endpoint than its
+    `max_in_flight` minus what is already in flight to it."""
+    now = now or timezone.now()
+    if limit <= 0:
+        return []
+    with transaction.atomic():
+        # One claimer at a time, so the per-endpoint caps hold exactly across workers. (The
+        # embedded SQLite of `make run` allows one writer at a time anyway.)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('webhooks.deliveries_claim'))"
+                )
+        leases_expire(now=now)
+        in_flight = (
+            Delivery.objects.unscoped()
+            .filter(
+                endpoint_id=OuterRef("endpoint_id"),
+                status=DeliveryStatus.DELIVERING,
+                leased_until__gte=now,
+            )
+            .order_by()
+            .values("endpoint_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        candidates = (
+            Delivery.objects.unscoped()
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("endpoint_id")],
+                    order_by=[F("next_attempt_at").asc(), F("id").asc()],
+                ),
+                room=F("endpoint__max_in_flight") - Coalesce(Subquery(in_flight), Value(0)),
+            )
+            .filter(rank__lte=F("room"))
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        ids = list(candidates)
+        if not ids:
+            return []
+        claimed = list(
+            Delivery.objects.unscoped()
+            .filter(pk__in=ids, status=DeliveryStatus.PENDING)
+            .select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "id")
+        )
+        leased_until = now + _lease()
+        Delivery.objects.unscoped().filter(pk__in=[d.pk for d in claimed]).update(
+            status=DeliveryStatus.DELIVERING, leased_until=leased_until
+        )
+        for delivery in claimed:
+            delivery.status = DeliveryStatus.DELIVERING
+            delivery.leased_until = leased_until
+    return claimed
+
+
+# ---------------------------------------------------------------------------------------------
+# The request
+
+
+def payload(event: Event) -> dict[str, typing.Any]:
+    """The JSON body: the event's id (receivers deduplicate on it), type, time, workspace and
+    the objects concerned (the event's data, with their ids and API URLs)."""
+    return {
+        "id": str(event.pk),
+        "type": event.type,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "workspace": {"id": str(event.workspace_id)},
+        "data": event.data,
+    }
+
+
+def signing_secrets(endpoint: Endpoint, now: datetime) -> list[str]:
+    """The current secret, and the previous one while its rotation window lasts."""
+    secrets = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+    ):
+        secrets.append(endpoint.previous_secret)
+    return secrets
+
+
+def signed_headers(
+    *, message_id: str, body: str, secrets: list[str], timestamp: datetime
+) -> dict[str, str]:
+    signatures = " ".join(
+        Webhook(secret).sign(msg_id=message_id, timestamp=timestamp, data=body)
+        for secret in secrets
+    )
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write stops at one overall deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def _timeout(self, timeout: float | None, error: type[Exception]) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise error(_too_slow())
+        return remaining if timeout is None else min(timeout, remaining)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._timeout(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._timeout(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._stream.start_tls(
+            ssl_context, server_hostname, self._timeout(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the addresses the SSRF guard checked, never resolving the name again. TLS
+    still verifies the certificate against the URL's host name (httpcore's SNI)."""
+
+    def __init__(self, destination: Destination, deadline: float) -> None:
+        self._destination = destination
+        self._deadline = deadline
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        error: Exception = httpcore.ConnectError("The destination has no address.")
+        for address in self._destination.addresses:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise httpcore.ConnectTimeout(_too_slow())
+            try:
+                stream = self._backend.connect_tcp(
+                    address,
+                    self._destination.port,
+                    timeout=min(timeout or CONNECT_TIMEOUT, remaining),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise error
+
+    def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> typing.NoReturn:
+        raise httpcore.ConnectError("Webhooks are never sent to a Unix socket.")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class Response:
+    status_code: int | None = None
+    retry_after: str = ""
+    body: str = ""
+    error: str = ""
+    latency_ms: int | None = None
+
+
+def _post(destination: Destination, url: str, headers: dict[str, str], body: bytes) -> Response:
+    started = time.monotonic()
+    deadline = started + total_timeout()
+    timeouts = {
+        "connect": CONNECT_TIMEOUT,
+        "read": total_timeout(),
+        "write": total_timeout(),
+        "pool": CONNECT_TIMEOUT,
+    }
+    response = Response()
+    try:
+        with (
+            httpcore.ConnectionPool(
+                network_backend=_PinnedBackend(destination, deadline), retries=0
+            ) as pool,
+            pool.stream(
+                "POST",
+                url,
+                headers=list(headers.items()),
+                content=body,
+                extensions={"timeout": timeouts},
+            ) as answer,
+        ):
+            response.status_code = answer.status
+            for name, value in answer.headers:
+                if name.lower() == b"retry-after":
+                    response.retry_after = value.decode("latin-1").strip()
+            kept = b""
+            for chunk in answer.iter_stream():
+                kept += chunk
+                if len(kept) >= RESPONSE_BODY_LOG:
+                    break
+            response.body = kept[:RESPONSE_BODY_LOG].decode("utf-8", errors="replace")
+    except httpcore.TimeoutException:
+        response.error = _too_slow()
+    except httpcore.ConnectError as exc:
+        response.error = f"Could not connect: {exc}"[:500]
+    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        response.error = f"The connection failed: {exc}"[:500]
+    except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError, ssl.SSLError) as exc:
+        response.error = f"The request could not be made: {exc}"[:500]
+    response.latency_ms = int((time.monotonic() - started) * 1000)
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+
+
+def _retry_after(value: str, now: datetime) -> timedelta | None:
+    """`Retry-After` in seconds or as an HTTP date, capped at 24 hours."""
+    if not value:
+        return None
+    if value.isdigit():
+        wait_for = timedelta(seconds=int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        wait_for = when - now
+    return max(timedelta(0), min(wait_for, MAX_RETRY_AFTER))
+
+
+def next_retry(
+    *, attempts: int, now: datetime, retry_after: str = "", rng: random.Random | None = None
+) -> datetime | None:
+    """When to try again after `attempts` failed attempts, or None once the schedule is over.
+    Jitter (±10 %) spreads the retries of an outage; `Retry-After` is honoured as a minimum."""
+    if attempts > len(RETRY_DELAYS):
+        return None
+    delay = RETRY_DELAYS[attempts - 1] * (1 + (rng or random).uniform(-JITTER, JITTER))
+    asked = _retry_after(retry_after, now)
+    if asked is not None:
+        delay = max(delay, asked)
+    return now + delay
+
+
+def _email_owners_disabled(endpoint: Endpoint) -> None:
+    owners = (
+        Membership.objects.for_workspace(endpoint.workspace_id)
+        .filter(role=Role.OWNER)
+        .select_related("user")
+    )
+    recipients = [membership.user.email for membership in owners if membership.user.email]
+    if not recipients:
+        return
+    subject = _("Your webhook endpoint %(url)s was disabled") % {"url": endpoint.url}
+    message = _(
+        "Every delivery to %(url)s has failed for three days, so FluenzR has disabled this "
+        "endpoint and stopped sending to it. Its undelivered events are kept.\n\n"
+        "Check that your server answers with a 2xx status within 30 seconds, then re-enable "
+        "the endpoint in Settings → Webhooks; the delivery log shows each failed attempt."
+    ) % {"url": endpoint.url}
+    try:
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
+    except OSError:
+        logger.exception("Could not email the owners about endpoint %s", endpoint.pk)
+
+
+def _record(
+    delivery: Delivery,
+    *,
+    now: datetime,
+    headers: dict[str, str],
+    response: Response,
+) -> Delivery:
+    """Log the attempt and move the delivery (and its endpoint) on, in one transaction."""
+    status = response.status_code
+    succeeded = status is not None and 200 <= status < 300
+    gone = status == 410
+    if status is not None and not succeeded and not response.error:
+        response.error = f"The receiver answered {status}; only a 2xx status counts."
+        if 300 <= status < 400:
+            response.error = f"The receiver answered {status}; redirects are not followed."
+    disable_reason = ""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.unscoped()
+            .select_for_update()
+            .select_related("endpoint")
+            .get(pk=delivery.pk)
+        )
+        endpoint = Endpoint.objects.unscoped().select_for_update().get(pk=delivery.endpoint_id)
+        DeliveryAttempt.objects.create(
+            workspace_id=delivery.workspace_id,
+            delivery=delivery,
+            request_headers=headers,
+            status_code=status,
+            latency_ms=response.latency_ms,
+            response_body=response.body,
+            error=response.error[:500],
+            succeeded=succeeded,
+        )
+        delivery.attempts += 1
+        delivery.last_status_code = status
+        delivery.last_error = response.error[:500]
+        delivery.leased_until = None
+        if succeeded:
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = now
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+                endpoint.save(update_fields=["failing_since"])
+        elif gone:
+            delivery.status = DeliveryStatus.FAILED
+            disable_reason = services.DISABLED_GONE
+        else:
+            retry_at = next_retry(
+                attempts=delivery.attempts, now=now, retry_after=response.retry_after
+            )
+            if retry_at is None:
+                delivery.status = DeliveryStatus.FAILED
+            else:
+                delivery.status = DeliveryStatus.PENDING
+                delivery.next_attempt_at = retry_at
+            if endpoint.failing_since is None:
+                endpoint.failing_since = now
+                endpoint.save(update_fields=["failing_since"])
+            elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
+                disable_reason = services.DISABLED_FAILING
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "last_status_code",
+                "last_error",
+                "leased_until",
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+            ]
+        )
+        disabled = bool(disable_reason) and services.endpoint_disable(endpoint, disable_reason)
+        if disabled and disable_reason == services.DISABLED_FAILING:
+            transaction.on_commit(lambda: _email_owners_disabled(endpoint))
+    return delivery
+
+
+def delivery_send(delivery_id: object, *, now: datetime | None = None) -> Delivery:
+    """Post one delivery and record what happened. Outside any transaction: the request may
+    take 30 seconds, and no lock or connection is held meanwhile."""
+    delivery = Delivery.objects.unscoped().select_related("endpoint", "event").get(pk=delivery_id)
+    if delivery.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED):
+        return delivery
+    endpoint, event = delivery.endpoint, delivery.event
+    now = now or timezone.now()
+    body = json.dumps(payload(event), cls=DjangoJSONEncoder, separators=(",", ":"))
+    headers = signed_headers(
+        message_id=str(event.pk),
+        body=body,
+        secrets=signing_secrets(endpoint, timezone.now()),
+        timestamp=timezone.now(),
+    )
+    try:
+        destination = check_url(endpoint.url)
+    except UnsafeDestination as exc:
+        response = Response(error=str(exc.message)[:500])
+    else:
+        response = _post(destination, endpoint.url, headers, body.encode())
+    return _record(delivery, now=now, headers=headers, response=response)
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver
+
+
+def _send_in_thread(delivery_id: object, now: datetime | None) -> None:
+    try:
+        delivery_send(delivery_id, now=now)
+    except Exception:
+        # The lease expires and the delivery goes again; the failure is in the logs.
+        logger.exception("Webhook delivery %s failed unexpectedly", delivery_id)
+    finally:
+        connections.close_all()
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    workers: int = 16,
+    duration: float = 10.0,
+) -> int:
+    """Claim and send due deliveries from `workers` threads for about `duration` seconds;
+    how many were sent. A slow receiver holds at most its `max_in_flight` threads while the
+    rest keep claiming for every other endpoint."""
+    stop_claiming = time.monotonic() + duration
+    running: set[Future] = set()
+    sent = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhooks") as pool:
+        while True:
+            room = workers - len(running)
+            claimed: list[Delivery] = []
+            if room > 0 and time.monotonic() < stop_claiming:
+                claimed = deliveries_claim(now=now, limit=room)
+                for delivery in claimed:
+                    running.add(pool.submit(_send_in_thread, delivery.pk, now))
+                sent += len(claimed)
+            if not running:
+                if not claimed:
+                    break
+                continue
+            done, _pending = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            running -= done
+            if not done and time.monotonic() >= stop_claiming:
+                wait(running)
+                running.clear()
+    return sent
