@@ -335,9 +335,14 @@ API_RATE_LIMIT_PER_KEY = env_int("API_RATE_LIMIT_PER_KEY", 600)
 API_RATE_LIMIT_PER_WORKSPACE = env_int("API_RATE_LIMIT_PER_WORKSPACE", 1200)
 API_RATE_LIMIT_WINDOW_SECONDS = env_int("API_RATE_LIMIT_WINDOW_SECONDS", 60)
 API_AUTH_FAILURES_PER_ADDRESS = env_int("API_AUTH_FAILURES_PER_ADDRESS", 60)
+from webhooks.catalogue import render_markdown as webhook_docs  # noqa: E402 (pure data)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "FluenzR API",
-    "DESCRIPTION": "Cold-email outreach API. Authenticate with `Authorization: Bearer flz_sk_…`.",
+    "DESCRIPTION": (
+        "Cold-email outreach API. Authenticate with `Authorization: Bearer flz_sk_…`.\n\n"
+        + webhook_docs()
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",

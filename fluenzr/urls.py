@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("contacts.urls")),
     path("", include("email_accounts.urls")),
+    path("", include("webhooks.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("fluenzr.api.urls")),
     path("healthz", views.healthz, name="healthz"),

@@ -16,10 +16,6 @@ SECTIONS = {
         "title": _("Warming"),
         "what": _("Warm new mailboxes up so their emails reach the inbox."),
     },
-    "webhooks": {
-        "title": _("Webhooks"),
-        "what": _("Send signed events to your own servers and automations."),
-    },
 }
 
 

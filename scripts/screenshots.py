@@ -61,6 +61,8 @@ PAGES = [
     "{mailbox_error}",
     "/inbox/",
     "{inbound}",
+    "/webhooks/",
+    "{webhook}",
 ]
 # Demo contacts, lists, imports and suppressions; prints the ids the {…} paths above need.
 SEED = """
@@ -205,6 +207,27 @@ OutboundReply.objects.create(workspace=ws, inbound=inbound_rows[0], mailbox=gmai
     message_id=new_message_id(gmail.email), subject=inbound_rows[0].subject,
     body="Tuesday at 10 works. I will send an invite.", sent_at=now - timedelta(minutes=20))
 print(f"inbound=/inbox/{inbound_rows[0].pk}/")
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
+from webhooks.services import DISABLED_GONE, new_secret
+hook = Endpoint.objects.create(workspace=ws, url="https://hooks.acme-growth.com/fluenzr",
+    description="CRM sync", event_types=["email.replied", "email.bounced"],
+    secret=new_secret(), status_since=now - timedelta(days=9))
+Endpoint.objects.create(workspace=ws, url="https://old-zap.example.com/catch/1234",
+    enabled=False, disabled_reason=DISABLED_GONE, secret=new_secret(),
+    status_since=now - timedelta(days=2))
+for i, (kind, codes) in enumerate([("webhook.test", [200]), ("email.replied", [503, 200]),
+                                   ("email.bounced", [500])]):
+    event = Event.objects.create(workspace=ws, type=kind, data={"n": i}, fanned_out_at=now)
+    delivery = Delivery.objects.create(workspace=ws, endpoint=hook, event=event,
+        next_attempt_at=now + timedelta(minutes=5), attempts=len(codes), last_status_code=codes[-1],
+        status="succeeded" if codes[-1] == 200 else "pending")
+    for code in codes:
+        DeliveryAttempt.objects.create(workspace=ws, delivery=delivery, status_code=code,
+            latency_ms=120 + 40 * i, succeeded=code == 200, response_body='{"ok": true}',
+            error="" if code == 200 else f"The receiver answered {code}; only a 2xx status counts.",
+            request_headers={"webhook-id": str(event.pk), "webhook-timestamp": "1763856000",
+                             "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN="})
+print(f"webhook=/webhooks/{hook.pk}/")
 unknown_enrollment = story[0]
 outline = campaigns.campaign_create(workspace=ws, name="SaaS founders — Q3 outreach")
 print(f"/contacts/{contact.pk}/ /contacts/imports/{done.pk}/ /contacts/imports/{draft.pk}/ "
@@ -270,6 +293,9 @@ def main(paths: list[str]) -> None:
     # Printed on its own line before the ids above: `inbound=/inbox/<id>/`.
     known["inbound"] = next(
         word.split("=", 1)[1] for word in seeded.stdout.split() if word.startswith("inbound=")
+    )
+    known["webhook"] = next(
+        word.split("=", 1)[1] for word in seeded.stdout.split() if word.startswith("webhook=")
     )
     paths = [path.format(**known) for path in (paths or PAGES)]
     port = _free_port()

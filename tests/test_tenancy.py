@@ -32,7 +32,7 @@ from tests.conftest import invitation_path
 from tests.mailboxes import unchecked_smtp_mailbox
 from webhooks import services as webhook_services
 from webhooks.events import emit
-from webhooks.models import Endpoint, Event
+from webhooks.models import Delivery, Endpoint, Event
 
 # Parametrised routes that name no tenant object, each with the reason.
 NOT_TENANT_ROUTES = {
@@ -89,6 +89,12 @@ DASHBOARD_OBJECT_ROUTES = {
     "inbox_conversation": InboundEmail,
     "inbox_lead_status": InboundEmail,
     "inbox_reply": InboundEmail,
+    "webhook_detail": Endpoint,
+    "webhook_rotate_secret": Endpoint,
+    "webhook_enable": Endpoint,
+    "webhook_delete": Endpoint,
+    "webhook_test": Endpoint,
+    "webhook_replay": Delivery,
 }
 
 
@@ -160,8 +166,12 @@ def alice_objects(alice, bob) -> dict[type, object]:
     endpoint, _secret = webhook_services.endpoint_create(
         workspace=workspace, url="https://93.184.215.14/alice-hooks"
     )
+    delivery = Delivery.objects.create(
+        workspace=workspace, endpoint=endpoint, event=event, next_attempt_at=event.created_at
+    )
     return {
         Endpoint: endpoint,
+        Delivery: delivery,
         InboundEmail: inbound,
         Membership: membership,
         Invitation: invitation,

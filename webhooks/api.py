@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,8 +17,8 @@ from rest_framework.response import Response
 
 from fluenzr.api import idempotency
 from fluenzr.api.base import WorkspaceViewSet
-from webhooks import services
-from webhooks.models import Endpoint, Event
+from webhooks import selectors, services
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -91,6 +92,56 @@ def _with_secret(endpoint: Endpoint, secret: str) -> dict[str, Any]:
     return {**EndpointSerializer(endpoint).data, "secret": secret}
 
 
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "id",
+            "created_at",
+            "request_headers",
+            "status_code",
+            "latency_ms",
+            "response_body",
+            "error",
+            "succeeded",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    endpoint_id = serializers.UUIDField(read_only=True)
+    event = EventSerializer(read_only=True)
+    attempts_log = DeliveryAttemptSerializer(
+        source="log", many=True, read_only=True, help_text="Every attempt, newest first."
+    )
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "endpoint_id",
+            "event",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "delivered_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "attempts_log",
+        ]
+
+
+DELIVERY_FILTERS = [
+    OpenApiParameter("event_type", str, description="Only deliveries of this event type."),
+    OpenApiParameter(
+        "outcome",
+        str,
+        enum=sorted(selectors.OUTCOMES),
+        description="succeeded, failed (gave up) or pending (still being retried).",
+    ),
+]
+
+
 class EndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -159,3 +210,56 @@ class EndpointViewSet(
         """Re-enable an endpoint FluenzR disabled (410 Gone, or days of failures)."""
         endpoint = services.endpoint_enable(workspace=request.workspace, endpoint=self.get_object())
         return Response(self.get_serializer(endpoint).data)
+
+    @extend_schema(parameters=DELIVERY_FILTERS, responses=DeliverySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: str | None = None) -> Response:
+        """The endpoint's delivery log, newest first: each delivery with its attempts (request
+        headers, status code, latency, the first 4 KB of the response, error)."""
+        return endpoint_deliveries(self, request)
+
+    @extend_schema(request=None, responses=DeliverySerializer)
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Send a `webhook.test` event to this endpoint only, now; the delivery and its
+        attempt."""
+        delivery = services.endpoint_send_test(
+            workspace=request.workspace, endpoint=self.get_object()
+        )
+        delivery = selectors.endpoint_deliveries(
+            workspace=request.workspace, endpoint=delivery.endpoint
+        ).get(pk=delivery.pk)
+        return Response(DeliverySerializer(delivery).data)
+
+
+class DeliveryViewSet(mixins.RetrieveModelMixin, WorkspaceViewSet):
+    """One delivery of an event to an endpoint, with its attempts (the delivery log)."""
+
+    model = Delivery
+    serializer_class = DeliverySerializer
+
+    def scope_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("event").prefetch_related("log")
+
+    @extend_schema(request=None, responses=DeliverySerializer)
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str | None = None) -> Response:
+        """Send this delivery again now, whatever its status: a new attempt with the same
+        `webhook-id`, so a receiver that already has it can ignore it."""
+        delivery = services.delivery_replay(workspace=request.workspace, delivery=self.get_object())
+        return Response(self._full(delivery))
+
+    def _full(self, delivery: Delivery) -> dict[str, Any]:
+        return self.get_serializer(self.get_queryset().get(pk=delivery.pk)).data
+
+
+def endpoint_deliveries(viewset: EndpointViewSet, request: Request) -> Response:
+    endpoint = viewset.get_object()
+    deliveries = selectors.endpoint_deliveries(
+        workspace=request.workspace,
+        endpoint=endpoint,
+        event_type=request.query_params.get("event_type", ""),
+        outcome=request.query_params.get("outcome", ""),
+    )
+    page = viewset.paginate_queryset(deliveries)
+    return viewset.get_paginated_response(DeliverySerializer(page, many=True).data)

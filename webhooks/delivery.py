@@ -465,13 +465,17 @@ def _record(
             response.error = f"The receiver answered {status}; redirects are not followed."
     disable_reason = ""
     with transaction.atomic():
+        # Only the delivery is locked: every send to one endpoint records at once. The
+        # endpoint changes by conditional UPDATEs, which touch its row only when its state
+        # actually changes (the first failure of a run, the first success after one).
         delivery = (
             Delivery.objects.unscoped()
-            .select_for_update()
+            .select_for_update(of=("self",))
             .select_related("endpoint")
             .get(pk=delivery.pk)
         )
-        endpoint = Endpoint.objects.unscoped().select_for_update().get(pk=delivery.endpoint_id)
+        endpoint = delivery.endpoint
+        endpoints = Endpoint.objects.unscoped().filter(pk=endpoint.pk)
         DeliveryAttempt.objects.create(
             workspace_id=delivery.workspace_id,
             delivery=delivery,
@@ -490,8 +494,7 @@ def _record(
             delivery.status = DeliveryStatus.SUCCEEDED
             delivery.delivered_at = now
             if endpoint.failing_since is not None:
-                endpoint.failing_since = None
-                endpoint.save(update_fields=["failing_since"])
+                endpoints.filter(failing_since__isnull=False).update(failing_since=None)
         elif gone:
             delivery.status = DeliveryStatus.FAILED
             disable_reason = services.DISABLED_GONE
@@ -505,8 +508,7 @@ def _record(
                 delivery.status = DeliveryStatus.PENDING
                 delivery.next_attempt_at = retry_at
             if endpoint.failing_since is None:
-                endpoint.failing_since = now
-                endpoint.save(update_fields=["failing_since"])
+                endpoints.filter(failing_since__isnull=True).update(failing_since=now)
             elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
                 disable_reason = services.DISABLED_FAILING
         delivery.save(

@@ -43,8 +43,11 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "email.replied",
         "email.auto_replied",
         "lead.status_changed",
+        "webhook.test",
     }
 )
+# Sent by "Send test event" to one endpoint only (never fanned out to the others).
+TEST_EVENT_TYPE = "webhook.test"
 
 
 class UnknownEventType(ValueError):

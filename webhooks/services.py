@@ -23,8 +23,8 @@ from django.utils.translation import gettext_noop, ngettext
 from accounts.errors import ServiceError
 from accounts.models import Workspace
 from accounts.services import require_in_workspace, workspace_require_feature
-from webhooks.events import EVENT_TYPES
-from webhooks.models import Endpoint
+from webhooks.events import EVENT_TYPES, TEST_EVENT_TYPE
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.ssrf import UnsafeDestination, check_url
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -241,3 +241,45 @@ def endpoint_disable(endpoint: Endpoint, reason: str) -> bool:
     if changed:
         endpoint.enabled, endpoint.disabled_reason, endpoint.status_since = False, reason[:300], now
     return bool(changed)
+
+
+def endpoint_send_test(*, workspace: Workspace, endpoint: Endpoint) -> Delivery:
+    """A "webhook.test" event for this endpoint alone, sent now; the delivery, with its
+    attempt in the log. Marked fanned out at once, so no other endpoint receives it."""
+    from webhooks import delivery as engine  # the engine imports this module
+
+    require_in_workspace(endpoint, workspace)
+    workspace_require_feature(workspace=workspace, feature="webhooks")
+    now = timezone.now()
+    with transaction.atomic():
+        event = Event.objects.create(
+            workspace=workspace,
+            type=TEST_EVENT_TYPE,
+            data={"endpoint": {"id": str(endpoint.pk)}, "test": True},
+            fanned_out_at=now,
+        )
+        delivery = Delivery.objects.create(
+            workspace=workspace, endpoint=endpoint, event=event, next_attempt_at=now
+        )
+    return engine.delivery_send(delivery.pk, now=now)
+
+
+def delivery_replay(*, workspace: Workspace, delivery: Delivery) -> Delivery:
+    """One more attempt of any delivery, now: same event, so the same webhook-id (receivers
+    dedupe on it). A failed one starts pending again."""
+    from webhooks import delivery as engine  # the engine imports this module
+
+    require_in_workspace(delivery, workspace)
+    workspace_require_feature(workspace=workspace, feature="webhooks")
+    now = timezone.now()
+    reset = (
+        Delivery.objects.for_workspace(workspace)
+        .filter(pk=delivery.pk)
+        .exclude(status=DeliveryStatus.DELIVERING)
+        .update(status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None)
+    )
+    if not reset:
+        raise ServiceError(
+            _("This delivery is being sent right now: wait a few seconds, then check the log.")
+        )
+    return engine.delivery_send(delivery.pk, now=now)

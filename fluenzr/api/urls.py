@@ -10,7 +10,7 @@ from contacts.api.imports import ImportViewSet
 from contacts.api.lists import ContactListViewSet
 from contacts.api.suppressions import SuppressionViewSet
 from email_accounts.api import MailboxViewSet
-from webhooks.api import EndpointViewSet, EventViewSet
+from webhooks.api import DeliveryViewSet, EndpointViewSet, EventViewSet
 
 router = SimpleRouter()
 router.register("members", MemberViewSet, basename="member")
@@ -27,6 +27,7 @@ router.register("variants", VariantViewSet, basename="variant")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("replies", ReplyViewSet, basename="reply")
 router.register("webhooks", EndpointViewSet, basename="webhook")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("workspace", WorkspaceView.as_view(), name="api-workspace"),
