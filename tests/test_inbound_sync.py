@@ -33,7 +33,7 @@ from tests.campaign_support import TUESDAY_10, prospects, run_until_quiet, two_s
 from tests.test_gmail_connect import connect
 from webhooks.models import Event
 
-THURSDAY_10 = TUESDAY_10 + timedelta(days=2)
+THURSDAY_10 = TUESDAY_10 + timedelta(days=2, minutes=5)  # after every step 1 + 2 days
 
 
 @pytest.fixture

@@ -99,6 +99,12 @@ class Delivery(WorkspaceOwnedModel):
                 name="delivery_due",
                 condition=models.Q(status="pending"),
             ),
+            # The claim's per-endpoint question: its oldest due deliveries.
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                name="delivery_endpoint_due",
+                condition=models.Q(status="pending"),
+            ),
             models.Index(
                 fields=["endpoint", "leased_until"],
                 name="delivery_in_flight",
