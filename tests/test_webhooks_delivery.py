@@ -20,6 +20,8 @@ import pytest
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from campaigns import services as campaign_services
+from tests.campaign_support import TUESDAY_10, prospects, run_until_quiet, two_step_campaign
 from webhooks import delivery as engine
 from webhooks import services
 from webhooks.events import emit
@@ -484,3 +486,42 @@ def test_a_receiver_slower_than_the_total_timeout_is_a_failure(alice, receiver, 
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert delivery.last_status_code is None
     assert "within 0.5 seconds" in delivery.last_error
+
+
+def test_a_launched_campaigns_events_arrive_signed_through_an_outage(
+    alice, receiver, trusted_mail_servers, sender_mailbox
+):
+    """The issue's "done means": a campaign launched and sent through the local SMTP server;
+    its events reach the customer's receiver, signed and deduplicable, although the receiver
+    was down when they were first tried."""
+    secret = _secret()
+    endpoint = _endpoint(
+        alice.workspace,
+        receiver.on("/crm"),
+        secret=secret,
+        event_types=["campaign.launched", "email.sent"],
+    )
+    contacts = prospects(alice, trusted_mail_servers, 2, domain="webhooks.example.com")
+    campaign = two_step_campaign(alice, sender_mailbox, contacts)
+    campaign_services.campaign_launch(workspace=alice.workspace, campaign=campaign, now=TUESDAY_10)
+    assert run_until_quiet(TUESDAY_10) == ["sent", "sent"]
+    assert engine.events_fan_out() == Event.objects.for_workspace(alice.workspace).count()
+
+    receiver.stop()
+    now = timezone.now()
+    assert _deliver(now=now) == 3  # refused: they wait for their retry
+    receiver.start()
+    assert _deliver(now=now + timedelta(minutes=1)) == 3
+
+    arrived = receiver.at("/crm")
+    assert Counter(json.loads(r.body)["type"] for r in arrived) == {
+        "campaign.launched": 1,
+        "email.sent": 2,
+    }
+    for request in arrived:  # the library's own verifier accepts every one
+        Webhook(secret).verify(request.body, request.headers)
+    sent = {
+        json.loads(r.body)["data"]["contact"]["email"] for r in arrived if b"email.sent" in r.body
+    }
+    assert sent == {c.email for c in contacts}
+    assert all(d.status == DeliveryStatus.SUCCEEDED for d in _deliveries(endpoint))
