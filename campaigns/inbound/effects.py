@@ -371,7 +371,13 @@ def _cancel_scheduled(enrollment_ids: list) -> None:
 
 def _unsubscribe(enrollment: Enrollment, *, source: str) -> None:
     contact = Contact.objects.unscoped().get(pk=enrollment.contact_id)
-    workspace = enrollment.campaign.workspace
+    unsubscribe_everywhere(workspace=enrollment.campaign.workspace, contact=contact, source=source)
+
+
+def unsubscribe_everywhere(*, workspace, contact: Contact, source: str) -> None:
+    """The contact asked to hear no more (a reply, a complaint, the unsubscribe link): marked
+    unsubscribed and suppressed (`contact.unsubscribed` once), and every sequence it is in
+    stops, its emails not yet handed to a server withdrawn."""
     if contact.status != ContactStatus.UNSUBSCRIBED:
         contact_unsubscribe(workspace=workspace, contact=contact, source=source)
     running = Enrollment.objects.unscoped().filter(

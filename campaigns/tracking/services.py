@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from accounts.services import require_in_workspace
+from campaigns.inbound.effects import unsubscribe_everywhere
 from campaigns.models import (
     Campaign,
     Enrollment,
-    EnrollmentStatus,
     OutboundMessage,
     TrackingEvent,
     TrackingKind,
@@ -37,11 +37,8 @@ from campaigns.payloads import campaign_payload
 from campaigns.tracking import buffer, machines
 from campaigns.tracking.tokens import PREVIEW_MESSAGE_ID, Purpose, read_token
 from contacts.models import Contact, ContactStatus
-from contacts.services.contacts import contact_payload, contact_unsubscribe
+from contacts.services.contacts import contact_payload
 from webhooks.events import emit
-
-_STOPPABLE = (EnrollmentStatus.PENDING, EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
-
 
 # What an open's or click's event shows: the same shape as `email.sent`'s, so a receiver
 # parses every email.* event alike.
@@ -424,10 +421,9 @@ def contact_unsubscribe_from_message(*, workspace: Workspace, message: OutboundM
         Contact.objects.for_workspace(workspace).select_for_update().get(pk=enrollment.contact_id)
     )
     changed = contact.status != ContactStatus.UNSUBSCRIBED
-    contact_unsubscribe(workspace=workspace, contact=contact, source="Unsubscribe link in an email")
-    Enrollment.objects.for_workspace(workspace).filter(
-        contact=contact, status__in=_STOPPABLE
-    ).update(status=EnrollmentStatus.UNSUBSCRIBED, due_at=None, stopped_reason="unsubscribed")
+    unsubscribe_everywhere(
+        workspace=workspace, contact=contact, source="Unsubscribe link in an email"
+    )
     return changed
 
 
