@@ -211,7 +211,8 @@ from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 from webhooks.services import DISABLED_GONE, new_secret
 hook = Endpoint.objects.create(workspace=ws, url="https://hooks.acme-growth.com/fluenzr",
     description="CRM sync", event_types=["email.replied", "email.bounced"],
-    secret=new_secret(), status_since=now - timedelta(days=9))
+    secret=new_secret(), status_since=now - timedelta(days=9),
+    failing_since=now - timedelta(minutes=40))  # its latest attempt got a 500
 Endpoint.objects.create(workspace=ws, url="https://old-zap.example.com/catch/1234",
     enabled=False, disabled_reason=DISABLED_GONE, secret=new_secret(),
     status_since=now - timedelta(days=2))

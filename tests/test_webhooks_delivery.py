@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -406,6 +408,51 @@ def test_a_slow_endpoint_does_not_delay_a_fast_one(alice, receiver):
     assert 2 <= len(slow_received) < 12
     # Every fast delivery landed while the slow receiver still held its first two.
     assert max(r.at for r in receiver.at("/fast")) < min(r.at for r in slow_received)
+
+
+def test_a_failing_endpoint_is_probed_one_request_at_a_time(alice, receiver):
+    endpoint = _endpoint(alice.workspace, receiver.on("/flaky", status=500), max_in_flight=4)
+    for _ in range(8):
+        _contact_event(alice.workspace)
+    now = timezone.now()
+    engine.events_fan_out(now=now)
+
+    healthy = engine.deliveries_claim(now=now, limit=100)
+    assert len(healthy) == 4  # its full share
+    engine.attempts_record([engine.attempt(d) for d in healthy], now=now)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == now
+
+    # Failing: one request at a time, whatever its share.
+    [probe] = engine.deliveries_claim(now=now, limit=100)
+    assert engine.deliveries_claim(now=now, limit=100) == []
+    engine.attempts_record([engine.attempt(probe)], now=now)
+    [probe] = engine.deliveries_claim(now=now, limit=100)
+
+    # The receiver is back: its first 2xx gives the endpoint its full share again.
+    receiver.on("/flaky")
+    engine.attempts_record([engine.attempt(probe)], now=now)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    assert len(engine.deliveries_claim(now=now, limit=100)) == 2  # the last two, together
+
+
+def test_recording_a_batch_of_answers_costs_the_same_statements_as_recording_two(alice, receiver):
+    endpoint = _endpoint(alice.workspace, receiver.on("/ok"), max_in_flight=20)
+    for _ in range(22):
+        _contact_event(alice.workspace)
+    engine.events_fan_out()
+
+    def statements_to_record(limit: int) -> int:
+        answers = [engine.attempt(d) for d in engine.deliveries_claim(limit=limit)]
+        assert len(answers) == limit
+        with CaptureQueriesContext(connection) as queries:
+            engine.attempts_record(answers)
+        return len(queries)
+
+    assert statements_to_record(2) == statements_to_record(20)
+    assert Counter(d.status for d in _deliveries(endpoint)) == {DeliveryStatus.SUCCEEDED: 22}
+    assert DeliveryAttempt.objects.for_workspace(alice.workspace).count() == 22
 
 
 def test_fan_out_matches_subscriptions_and_a_rerun_writes_nothing_twice(alice, charlie):

@@ -234,6 +234,10 @@ specification.
   failure (redirects are never followed). **410 Gone disables the endpoint.** After about
   3 days of failures the endpoint is disabled and the workspace's owners are emailed; re-enable
   it in Settings → Webhooks. Every attempt is in the delivery log, with a Replay button.
+- **Concurrency.** At most 4 requests are in flight to one endpoint at a time. While your
+  endpoint is failing, FluenzR sends one request at a time, so a server coming back up is not
+  flooded with retries; its first 2xx restores the full rate. Events may arrive out of order:
+  use `created_at` if order matters.
 
 ### Verifying a signature
 

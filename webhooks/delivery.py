@@ -5,11 +5,13 @@ Three steps, each safe to run in several workers at once:
 - `events_fan_out()` turns unprocessed events into deliveries (unique per endpoint and event,
   so a re-run writes nothing twice);
 - `deliveries_claim()` leases due deliveries with FOR UPDATE SKIP LOCKED, never more per
-  endpoint than its `max_in_flight` (one slow receiver never takes every worker);
-- `delivery_send()` posts one delivery outside any transaction, to the address the SSRF guard
-  checked, and records the attempt and what happens next.
+  endpoint than its room (one slow receiver never takes every worker);
+- `attempt()` posts one delivery outside any transaction and without touching the database,
+  to the address the SSRF guard checked; `attempts_record()` then logs a batch of attempts
+  and moves each delivery on (delivered, retried later, or given up).
 
-`deliver_due()` drives claims and sends from a small thread pool.
+`deliver_due()` drives them: worker threads make the requests, one thread claims and
+records in batches. `delivery_send()` is the same for one delivery, now (test and replay).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import httpcore
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks import Webhook
@@ -43,17 +45,12 @@ from webhooks.ssrf import Destination, UnsafeDestination, check_url
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0  # seconds
-# A claim outlives the longest request, so only a dead worker's lease ever expires.
 
 
 def total_timeout() -> float:
     """Seconds a receiver has to answer (the documented promise: 30); a setting, so that a
     test need not wait 30 seconds to see one fail."""
     return float(settings.WEBHOOKS_TIMEOUT_SECONDS)
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=total_timeout() + 15)
 
 
 def _too_slow() -> str:
@@ -149,9 +146,18 @@ def leases_expire(*, now: datetime | None = None) -> int:
     )
 
 
-# Each enabled endpoint's oldest due deliveries, at most its room (max_in_flight minus the
-# leases alive): a LATERAL probe per endpoint on the (endpoint, next_attempt_at) index, so a
-# backlog at one slow endpoint costs the others nothing.
+def lease_until(now: datetime) -> datetime:
+    """When a claim made at `now` expires: after the longest request, so only a dead worker's
+    lease ever runs out."""
+    return now + timedelta(seconds=total_timeout() + 15)
+
+
+# Each enabled endpoint's oldest due deliveries, at most its room: a LATERAL probe per
+# endpoint on the (endpoint, next_attempt_at) index, so a backlog at one slow endpoint costs
+# the others nothing. The room is max_in_flight minus the leases alive — and one request at a
+# time while the endpoint is failing: a receiver that is down is probed, not flooded with
+# retries, and its retries never take the workers healthy endpoints need. Its first 2xx
+# gives it its full share back.
 _CLAIMABLE_SQL = """
 SELECT due.id
 FROM webhooks_endpoint e
@@ -160,15 +166,23 @@ CROSS JOIN LATERAL (
     FROM webhooks_delivery d
     WHERE d.endpoint_id = e.id AND d.status = %(pending)s AND d.next_attempt_at <= %(now)s
     ORDER BY d.next_attempt_at, d.id
-    LIMIT GREATEST(e.max_in_flight - (
-        SELECT count(*) FROM webhooks_delivery f
-        WHERE f.endpoint_id = e.id AND f.status = %(delivering)s AND f.leased_until >= %(now)s
-    ), 0)
+    LIMIT GREATEST(
+        CASE WHEN e.failing_since IS NULL THEN e.max_in_flight ELSE 1 END - (
+            SELECT count(*) FROM webhooks_delivery f
+            WHERE f.endpoint_id = e.id AND f.status = %(delivering)s AND f.leased_until >= %(now)s
+        ),
+        0
+    )
 ) AS due
 WHERE e.enabled
 ORDER BY due.next_attempt_at, due.id
 LIMIT %(limit)s
 """
+
+
+def endpoint_room(endpoint: Endpoint) -> int:
+    """How many requests may be in flight to this endpoint at once."""
+    return endpoint.max_in_flight if endpoint.failing_since is None else 1
 
 
 def _claimable(now: datetime, limit: int) -> list:
@@ -189,16 +203,33 @@ def _claimable(now: datetime, limit: int) -> list:
         busy = deliveries.filter(
             endpoint=endpoint, status=DeliveryStatus.DELIVERING, leased_until__gte=now
         ).count()
-        room = max(endpoint.max_in_flight - busy, 0)
+        room = max(endpoint_room(endpoint) - busy, 0)
         due += deliveries.filter(
             endpoint=endpoint, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         ).values_list("next_attempt_at", "id")[:room]
     return [pk for _at, pk in sorted(due)[:limit]]
 
 
+def _with_endpoints_and_events(ids: list) -> list[Delivery]:
+    """The deliveries with their events, and each endpoint read (and its secret decrypted)
+    once however many of its deliveries there are: all a request needs, so the threads that
+    send never touch the database."""
+    deliveries = list(
+        Delivery.objects.unscoped()
+        .filter(pk__in=ids)
+        .select_related("event")
+        .order_by("next_attempt_at", "id")
+    )
+    endpoints = Endpoint.objects.unscoped().in_bulk({d.endpoint_id for d in deliveries})
+    for delivery in deliveries:
+        delivery.endpoint = endpoints[delivery.endpoint_id]
+    return deliveries
+
+
 def deliveries_claim(*, now: datetime | None = None, limit: int) -> list[Delivery]:
-    """Lease up to `limit` due deliveries, oldest first, never more per endpoint than its
-    `max_in_flight` minus what is already in flight to it."""
+    """Lease up to `limit` due deliveries, oldest first, never more per endpoint than its room
+    (see `endpoint_room`) minus what is already in flight to it; with their endpoints and
+    events loaded."""
     now = now or timezone.now()
     if limit <= 0:
         return []
@@ -214,20 +245,12 @@ def deliveries_claim(*, now: datetime | None = None, limit: int) -> list[Deliver
         ids = _claimable(now, limit)
         if not ids:
             return []
-        claimed = list(
-            Delivery.objects.unscoped()
-            .filter(pk__in=ids, status=DeliveryStatus.PENDING)
-            .select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "id")
+        pending = Delivery.objects.unscoped().filter(pk__in=ids, status=DeliveryStatus.PENDING)
+        claimed = list(pending.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        Delivery.objects.unscoped().filter(pk__in=claimed).update(
+            status=DeliveryStatus.DELIVERING, leased_until=lease_until(now)
         )
-        leased_until = now + _lease()
-        Delivery.objects.unscoped().filter(pk__in=[d.pk for d in claimed]).update(
-            status=DeliveryStatus.DELIVERING, leased_until=leased_until
-        )
-        for delivery in claimed:
-            delivery.status = DeliveryStatus.DELIVERING
-            delivery.leased_until = leased_until
-    return claimed
+    return _with_endpoints_and_events(claimed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,94 +488,19 @@ def _email_owners_disabled(endpoint: Endpoint) -> None:
         logger.exception("Could not email the owners about endpoint %s", endpoint.pk)
 
 
-def _record(
-    delivery: Delivery,
-    *,
-    now: datetime,
-    headers: dict[str, str],
-    response: Response,
-) -> Delivery:
-    """Log the attempt and move the delivery (and its endpoint) on, in one transaction."""
-    status = response.status_code
-    succeeded = status is not None and 200 <= status < 300
-    gone = status == 410
-    if status is not None and not succeeded and not response.error:
-        response.error = f"The receiver answered {status}; only a 2xx status counts."
-        if 300 <= status < 400:
-            response.error = f"The receiver answered {status}; redirects are not followed."
-    disable_reason = ""
-    with transaction.atomic():
-        # Only the delivery is locked: every send to one endpoint records at once. The
-        # endpoint changes by conditional UPDATEs, which touch its row only when its state
-        # actually changes (the first failure of a run, the first success after one).
-        delivery = (
-            Delivery.objects.unscoped()
-            .select_for_update(of=("self",))
-            .select_related("endpoint")
-            .get(pk=delivery.pk)
-        )
-        endpoint = delivery.endpoint
-        endpoints = Endpoint.objects.unscoped().filter(pk=endpoint.pk)
-        DeliveryAttempt.objects.create(
-            workspace_id=delivery.workspace_id,
-            delivery=delivery,
-            request_headers=headers,
-            status_code=status,
-            latency_ms=response.latency_ms,
-            response_body=response.body,
-            error=response.error[:500],
-            succeeded=succeeded,
-        )
-        delivery.attempts += 1
-        delivery.last_status_code = status
-        delivery.last_error = response.error[:500]
-        delivery.leased_until = None
-        if succeeded:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.delivered_at = now
-            if endpoint.failing_since is not None:
-                endpoints.filter(failing_since__isnull=False).update(failing_since=None)
-        elif gone:
-            delivery.status = DeliveryStatus.FAILED
-            disable_reason = services.DISABLED_GONE
-        else:
-            retry_at = next_retry(
-                attempts=delivery.attempts, now=now, retry_after=response.retry_after
-            )
-            if retry_at is None:
-                delivery.status = DeliveryStatus.FAILED
-            else:
-                delivery.status = DeliveryStatus.PENDING
-                delivery.next_attempt_at = retry_at
-            if endpoint.failing_since is None:
-                endpoints.filter(failing_since__isnull=True).update(failing_since=now)
-            elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
-                disable_reason = services.DISABLED_FAILING
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "last_status_code",
-                "last_error",
-                "leased_until",
-                "status",
-                "delivered_at",
-                "next_attempt_at",
-            ]
-        )
-        disabled = bool(disable_reason) and services.endpoint_disable(endpoint, disable_reason)
-        if disabled and disable_reason == services.DISABLED_FAILING:
-            transaction.on_commit(lambda: _email_owners_disabled(endpoint))
-    return delivery
+@dataclass
+class Attempt:
+    """One request a worker thread made, and what came back: recorded later, in a batch."""
+
+    delivery: Delivery
+    headers: dict[str, str]
+    response: Response
 
 
-def delivery_send(delivery_id: object, *, now: datetime | None = None) -> Delivery:
-    """Post one delivery and record what happened. Outside any transaction: the request may
-    take 30 seconds, and no lock or connection is held meanwhile."""
-    delivery = Delivery.objects.unscoped().select_related("endpoint", "event").get(pk=delivery_id)
-    if delivery.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED):
-        return delivery
+def attempt(delivery: Delivery) -> Attempt:
+    """Sign and post one claimed delivery. No database access (its endpoint and event come
+    loaded with the claim), no lock held: the request may take 30 seconds."""
     endpoint, event = delivery.endpoint, delivery.event
-    now = now or timezone.now()
     body = json.dumps(payload(event), cls=DjangoJSONEncoder, separators=(",", ":"))
     headers = signed_headers(
         message_id=str(event.pk),
@@ -566,21 +514,123 @@ def delivery_send(delivery_id: object, *, now: datetime | None = None) -> Delive
         response = Response(error=str(exc.message)[:500])
     else:
         response = _post(destination, endpoint.url, headers, body.encode())
-    return _record(delivery, now=now, headers=headers, response=response)
+    return Attempt(delivery=delivery, headers=headers, response=response)
+
+
+def _explain(response: Response) -> bool:
+    """Whether the answer was a 2xx; any other status gets an error saying why it failed."""
+    status = response.status_code
+    succeeded = status is not None and 200 <= status < 300
+    if status is not None and not succeeded and not response.error:
+        response.error = f"The receiver answered {status}; only a 2xx status counts."
+        if 300 <= status < 400:
+            response.error = f"The receiver answered {status}; redirects are not followed."
+    return succeeded
+
+
+_RECORDED_FIELDS = [
+    "attempts",
+    "last_status_code",
+    "last_error",
+    "leased_until",
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+]
+
+
+def attempts_record(attempts: list[Attempt], *, now: datetime | None = None) -> None:
+    """Log a batch of attempts and move their deliveries and endpoints on, in one transaction
+    of a few statements whatever the batch's size: one INSERT for the log, one UPDATE for the
+    deliveries, and an UPDATE per endpoint only when its state changes (the first failure of
+    a run, the first success after one, a 410 or three days of failures disabling it)."""
+    if not attempts:
+        return
+    now = now or timezone.now()
+    outcome_by_endpoint: dict[object, tuple[Endpoint, bool]] = {}
+    disable: dict[object, tuple[Endpoint, str]] = {}
+    log = []
+    for done in attempts:
+        delivery, response = done.delivery, done.response
+        endpoint = delivery.endpoint
+        succeeded = _explain(response)
+        log.append(
+            DeliveryAttempt(
+                workspace_id=delivery.workspace_id,
+                delivery=delivery,
+                request_headers=done.headers,
+                status_code=response.status_code,
+                latency_ms=response.latency_ms,
+                response_body=response.body,
+                error=response.error[:500],
+                succeeded=succeeded,
+            )
+        )
+        delivery.attempts += 1
+        delivery.last_status_code = response.status_code
+        delivery.last_error = response.error[:500]
+        delivery.leased_until = None
+        if succeeded:
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = now
+        elif response.status_code == 410:
+            delivery.status = DeliveryStatus.FAILED
+            disable[endpoint.pk] = (endpoint, services.DISABLED_GONE)
+        else:
+            retry_at = next_retry(
+                attempts=delivery.attempts, now=now, retry_after=response.retry_after
+            )
+            if retry_at is None:
+                delivery.status = DeliveryStatus.FAILED
+            else:
+                delivery.status = DeliveryStatus.PENDING
+                delivery.next_attempt_at = retry_at
+        # The batch is in the order the answers came: an endpoint's last one says its state.
+        outcome_by_endpoint[endpoint.pk] = (endpoint, succeeded)
+
+    with transaction.atomic():
+        DeliveryAttempt.objects.unscoped().bulk_create(log)
+        Delivery.objects.unscoped().bulk_update(
+            [done.delivery for done in attempts], _RECORDED_FIELDS
+        )
+        for endpoint_pk, (endpoint, succeeded) in outcome_by_endpoint.items():
+            endpoints = Endpoint.objects.unscoped().filter(pk=endpoint_pk)
+            if succeeded:
+                if endpoint.failing_since is not None:
+                    endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+                    endpoint.failing_since = None
+            elif endpoint.failing_since is None:
+                endpoints.filter(failing_since__isnull=True).update(failing_since=now)
+                endpoint.failing_since = now
+            elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
+                disable.setdefault(endpoint_pk, (endpoint, services.DISABLED_FAILING))
+        for endpoint, reason in disable.values():
+            disabled = services.endpoint_disable(endpoint, reason)
+            if disabled and reason == services.DISABLED_FAILING:
+                transaction.on_commit(lambda endpoint=endpoint: _email_owners_disabled(endpoint))
+
+
+def delivery_send(delivery_id: object, *, now: datetime | None = None) -> Delivery:
+    """Post one claimed (or leased) delivery now and record what happened; the delivery, moved
+    on. One that has already succeeded or given up is returned as it is."""
+    [delivery] = _with_endpoints_and_events([delivery_id])
+    if delivery.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED):
+        return delivery
+    attempts_record([attempt(delivery)], now=now)
+    return delivery
 
 
 # ---------------------------------------------------------------------------------------------
 # The driver
 
 
-def _send_in_thread(delivery_id: object, now: datetime | None) -> None:
+def _attempt_in_thread(delivery: Delivery) -> Attempt | None:
     try:
-        delivery_send(delivery_id, now=now)
+        return attempt(delivery)
     except Exception:
         # The lease expires and the delivery goes again; the failure is in the logs.
-        logger.exception("Webhook delivery %s failed unexpectedly", delivery_id)
-    finally:
-        connections.close_all()
+        logger.exception("Webhook delivery %s failed unexpectedly", delivery.pk)
+        return None
 
 
 def deliver_due(
@@ -589,11 +639,15 @@ def deliver_due(
     workers: int = 16,
     duration: float = 10.0,
 ) -> int:
-    """Claim and send due deliveries from `workers` threads for about `duration` seconds;
-    how many were sent. A slow receiver holds at most its `max_in_flight` threads while the
-    rest keep claiming for every other endpoint."""
+    """Claim and send due deliveries for about `duration` seconds; how many were sent.
+
+    `workers` threads only make requests. This thread does all the database work, in
+    batches: each turn records every answer that came back since the last one, then claims
+    as many deliveries as there are idle threads. The busier the receivers, the bigger the
+    batches. A slow receiver holds at most its `max_in_flight` threads while the rest keep
+    sending to every other endpoint."""
     stop_claiming = time.monotonic() + duration
-    running: set[Future] = set()
+    running: set[Future[Attempt | None]] = set()
     sent = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhooks") as pool:
         while True:
@@ -601,16 +655,14 @@ def deliver_due(
             claimed: list[Delivery] = []
             if room > 0 and time.monotonic() < stop_claiming:
                 claimed = deliveries_claim(now=now, limit=room)
-                for delivery in claimed:
-                    running.add(pool.submit(_send_in_thread, delivery.pk, now))
+                running.update(pool.submit(_attempt_in_thread, d) for d in claimed)
                 sent += len(claimed)
             if not running:
                 if not claimed:
                     break
                 continue
-            done, _pending = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            running -= done
-            if not done and time.monotonic() >= stop_claiming:
-                wait(running)
-                running.clear()
+            # Past the claiming time, the requests still running are waited for to the end.
+            timeout = 0.2 if time.monotonic() < stop_claiming else None
+            done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            attempts_record([a for a in (f.result() for f in done) if a is not None], now=now)
     return sent

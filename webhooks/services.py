@@ -258,15 +258,21 @@ def endpoint_send_test(*, workspace: Workspace, endpoint: Endpoint) -> Delivery:
             data={"endpoint": {"id": str(endpoint.pk)}, "test": True},
             fanned_out_at=now,
         )
+        # Leased from the start, so no worker claims it while it is sent here.
         delivery = Delivery.objects.create(
-            workspace=workspace, endpoint=endpoint, event=event, next_attempt_at=now
+            workspace=workspace,
+            endpoint=endpoint,
+            event=event,
+            next_attempt_at=now,
+            status=DeliveryStatus.DELIVERING,
+            leased_until=engine.lease_until(now),
         )
     return engine.delivery_send(delivery.pk, now=now)
 
 
 def delivery_replay(*, workspace: Workspace, delivery: Delivery) -> Delivery:
     """One more attempt of any delivery, now: same event, so the same webhook-id (receivers
-    dedupe on it). A failed one starts pending again."""
+    dedupe on it). Leased while it is sent here, so no worker sends it at the same time."""
     from webhooks import delivery as engine  # the engine imports this module
 
     require_in_workspace(delivery, workspace)
@@ -276,7 +282,11 @@ def delivery_replay(*, workspace: Workspace, delivery: Delivery) -> Delivery:
         Delivery.objects.for_workspace(workspace)
         .filter(pk=delivery.pk)
         .exclude(status=DeliveryStatus.DELIVERING)
-        .update(status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None)
+        .update(
+            status=DeliveryStatus.DELIVERING,
+            next_attempt_at=now,
+            leased_until=engine.lease_until(now),
+        )
     )
     if not reset:
         raise ServiceError(
