@@ -170,6 +170,43 @@ def test_a_failed_delivery_is_replayed_and_the_log_filters(alice, receiver):
     assert (failed.status, failed.attempts, failed.last_status_code) == ("succeeded", 9, 200)
 
 
+def test_failures_are_logged_in_english_and_shown_in_the_readers_language(
+    alice, receiver, settings
+):
+    down, _secret = _endpoint(alice, receiver, "/down")
+    receiver.on("/down", status=503)
+    refused, _secret = _endpoint(alice, receiver, "/refused")
+    account_services.user_set_language(user=alice.user, language="fr")
+
+    alice.client.post(reverse("webhook_test", args=[down.pk]))
+    # Loopback allowed when the endpoint was saved, no longer: refused again at send time.
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
+    alice.client.post(reverse("webhook_test", args=[refused.pk]))
+
+    # The log (also read through the API) keeps FluenzR's words in English…
+    logged = dict(
+        DeliveryAttempt.objects.for_workspace(alice.workspace).values_list(
+            "delivery__endpoint", "error"
+        )
+    )
+    assert logged[down.pk] == "The receiver answered 503; only a 2xx status counts."
+    assert logged[refused.pk] == (
+        "127.0.0.1 is a loopback address: webhooks are only sent to public addresses. "
+        "Use your server's public URL."
+    )
+    assert len(receiver.at("/refused")) == 0
+
+    # …and the dashboard shows them in the reader's language, with their values.
+    down_page = alice.client.get(reverse("webhook_detail", args=[down.pk])).content.decode()
+    assert escape("Le récepteur a répondu 503\u00a0; seul un statut 2xx compte.") in down_page
+    refused_page = alice.client.get(reverse("webhook_detail", args=[refused.pk])).content.decode()
+    assert (
+        escape("127.0.0.1 est une adresse de bouclage (loopback)\u00a0: les webhooks")
+        in refused_page
+    )
+    assert "only sent to public addresses" not in refused_page
+
+
 def test_rotate_shows_the_new_secret_once(alice, receiver):
     endpoint, secret = _endpoint(alice, receiver)
     response = alice.client.post(reverse("webhook_rotate_secret", args=[endpoint.pk]))

@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from standardwebhooks import Webhook
 
 from accounts.models import Membership, Role
-from webhooks import services
+from webhooks import failures, services
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 from webhooks.ssrf import Destination, UnsafeDestination, check_url
 
@@ -54,7 +54,7 @@ def total_timeout() -> float:
 
 
 def _too_slow() -> str:
-    return f"The receiver did not answer within {total_timeout():g} seconds."
+    return failures.TOO_SLOW % {"seconds": f"{total_timeout():g}"}
 
 
 # The wait after the 1st, 2nd, … failed attempt; after the last one the delivery gives up.
@@ -422,11 +422,11 @@ def _post(destination: Destination, url: str, headers: dict[str, str], body: byt
     except httpcore.TimeoutException:
         response.error = _too_slow()
     except httpcore.ConnectError as exc:
-        response.error = f"Could not connect: {exc}"[:500]
+        response.error = (failures.NO_CONNECTION % {"detail": exc})[:500]
     except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-        response.error = f"The connection failed: {exc}"[:500]
+        response.error = (failures.CONNECTION_FAILED % {"detail": exc})[:500]
     except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError, ssl.SSLError) as exc:
-        response.error = f"The request could not be made: {exc}"[:500]
+        response.error = (failures.REQUEST_NOT_MADE % {"detail": exc})[:500]
     response.latency_ms = int((time.monotonic() - started) * 1000)
     return response
 
@@ -511,7 +511,7 @@ def attempt(delivery: Delivery) -> Attempt:
     try:
         destination = check_url(endpoint.url)
     except UnsafeDestination as exc:
-        response = Response(error=str(exc.message)[:500])
+        response = Response(error=exc.english[:500])
     else:
         response = _post(destination, endpoint.url, headers, body.encode())
     return Attempt(delivery=delivery, headers=headers, response=response)
@@ -522,9 +522,8 @@ def _explain(response: Response) -> bool:
     status = response.status_code
     succeeded = status is not None and 200 <= status < 300
     if status is not None and not succeeded and not response.error:
-        response.error = f"The receiver answered {status}; only a 2xx status counts."
-        if 300 <= status < 400:
-            response.error = f"The receiver answered {status}; redirects are not followed."
+        failure = failures.REDIRECT if 300 <= status < 400 else failures.NOT_2XX
+        response.error = failure % {"status": status}
     return succeeded
 
 

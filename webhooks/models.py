@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.tenancy import WorkspaceOwnedModel
 from fluenzr.fields import EncryptedTextField
+from webhooks.failures import failure_for_reader
 
 # The id of the contact an event is about, as text: indexed, and what timelines filter on.
 # (The cast makes the comparison a text one on SQLite too.)
@@ -112,6 +113,11 @@ class Delivery(WorkspaceOwnedModel):
             ),
         ]
 
+    @property
+    def last_error_display(self) -> str:
+        """The last failure in the reader's language (stored in English)."""
+        return failure_for_reader(self.last_error)
+
 
 class DeliveryAttempt(WorkspaceOwnedModel):
     """One HTTP request and what came back: the delivery log."""
@@ -126,3 +132,8 @@ class DeliveryAttempt(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def error_display(self) -> str:
+        """The failure in the reader's language (stored in English)."""
+        return failure_for_reader(self.error)

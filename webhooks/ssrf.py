@@ -22,17 +22,80 @@ import dns.exception
 import dns.resolver
 import idna
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from webhooks.failures import in_language
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# What to fix, untranslated: shown in the reader's language, logged in English.
+NOT_A_URL = gettext_noop("Enter a full URL such as https://hooks.example.com/fluenzr.")
+INVALID_URL = gettext_noop(
+    "This URL is not valid: enter one such as https://hooks.example.com/fluenzr."
+)
+HTTPS_ONLY = gettext_noop(
+    "Webhooks are only sent over HTTPS: use an https:// URL for your endpoint."
+)
+PORT_REFUSED = gettext_noop(
+    "Port %(port)s is not allowed: webhooks are only sent to ports 443 and 80."
+)
+INVALID_HOST = gettext_noop("“%(host)s” is not a valid host name: check the URL.")
+INVALID_IPV6 = gettext_noop("“%(host)s” is not a valid IPv6 address: check the URL.")
+NOT_A_HOST = gettext_noop("“%(host)s” is neither a host name nor an IP address: check the URL.")
+LOCAL_NAME = gettext_noop(
+    "%(host)s is a local name: webhooks are only sent to public servers. "
+    "Use your server's public host name."
+)
+SINGLE_LABEL = gettext_noop("Enter the full host name, such as hooks.example.com, not “%(host)s”.")
+DNS_TIMEOUT = gettext_noop("DNS did not answer for %(host)s: try again in a few minutes.")
+DNS_FAILED = gettext_noop("DNS lookup failed for %(host)s (%(error)s): check the host name.")
+NO_ADDRESS = gettext_noop("%(host)s has no address in DNS: check the host name.")
+ADDRESS_REFUSED = gettext_noop(
+    "%(address)s is %(kind)s: webhooks are only sent to public addresses. "
+    "Use your server's public URL."
+)
+RESOLVES_REFUSED = gettext_noop(
+    "%(host)s resolves to %(address)s, %(kind)s: webhooks are only sent to "
+    "public addresses. Use your server's public URL."
+)
+USERINFO = gettext_noop(
+    "Remove the user name and password from the URL: FluenzR signs every "
+    "delivery, so your endpoint can verify it instead."
+)
+MESSAGES = (
+    NOT_A_URL,
+    INVALID_URL,
+    HTTPS_ONLY,
+    PORT_REFUSED,
+    INVALID_HOST,
+    INVALID_IPV6,
+    NOT_A_HOST,
+    LOCAL_NAME,
+    SINGLE_LABEL,
+    DNS_TIMEOUT,
+    DNS_FAILED,
+    NO_ADDRESS,
+    ADDRESS_REFUSED,
+    RESOLVES_REFUSED,
+    USERINFO,
+)
+
 
 class UnsafeDestination(Exception):
-    """A webhook URL FluenzR will not send to; `message` says what to fix."""
+    """A webhook URL FluenzR will not send to. `message` says what to fix in the active
+    language; `english` is what the delivery log stores (see webhooks.failures)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, **params: object) -> None:
+        self.template, self.params = template, params
+        super().__init__(self.english)
+
+    @property
+    def english(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+    @property
+    def message(self) -> str:
+        return in_language(self.template, self.params)
 
 
 @dataclass(frozen=True)
@@ -79,16 +142,16 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 def _kind(ip: IPAddress) -> str:
     """What a non-public address is, for the message."""
     if ip.is_loopback:
-        return _("a loopback address")
+        return gettext_noop("a loopback address")
     if ip.is_link_local:
-        return _("a link-local address (such as cloud metadata)")
+        return gettext_noop("a link-local address (such as cloud metadata)")
     if ip.is_multicast:
-        return _("a multicast address")
+        return gettext_noop("a multicast address")
     if ip.is_unspecified:
-        return _("an unspecified address")
+        return gettext_noop("an unspecified address")
     if any(ip in network for network in _PRIVATE_NETWORKS):
-        return _("a private network address")
-    return _("a reserved address")
+        return gettext_noop("a private network address")
+    return gettext_noop("a reserved address")
 
 
 def _refusal(ip: IPAddress) -> str:
@@ -120,19 +183,14 @@ def _literal(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host)
     except ValueError:
         if ":" in host:
-            raise UnsafeDestination(
-                _("“%(host)s” is not a valid IPv6 address: check the URL.") % {"host": host}
-            ) from None
+            raise UnsafeDestination(INVALID_IPV6, host=host) from None
     last = host.rstrip(".").rsplit(".", 1)[-1]
     if not _NUMERIC_LABEL.fullmatch(last):
         return None
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
     except OSError:
-        raise UnsafeDestination(
-            _("“%(host)s” is neither a host name nor an IP address: check the URL.")
-            % {"host": host}
-        ) from None
+        raise UnsafeDestination(NOT_A_HOST, host=host) from None
 
 
 def _resolver() -> dns.resolver.Resolver:
@@ -157,35 +215,26 @@ def _resolve(host: str) -> tuple[str, ...]:
             missing += 1
             continue
         except (dns.exception.Timeout, dns.resolver.NoNameservers):
-            raise UnsafeDestination(
-                _("DNS did not answer for %(host)s: try again in a few minutes.") % {"host": host}
-            ) from None
+            raise UnsafeDestination(DNS_TIMEOUT, host=host) from None
         except dns.exception.DNSException as error:
-            raise UnsafeDestination(
-                _("DNS lookup failed for %(host)s (%(error)s): check the host name.")
-                % {"host": host, "error": type(error).__name__}
-            ) from None
+            raise UnsafeDestination(DNS_FAILED, host=host, error=type(error).__name__) from None
         addresses.extend(record.address for record in answer)
     if missing == 2 or not addresses:
-        raise UnsafeDestination(
-            _("%(host)s has no address in DNS: check the host name.") % {"host": host}
-        )
+        raise UnsafeDestination(NO_ADDRESS, host=host)
     return tuple(dict.fromkeys(addresses))
 
 
 def _hostname(netloc_host: str) -> str:
     host = netloc_host.lower().rstrip(".")
     if not host:
-        raise UnsafeDestination(_("Enter a full URL such as https://hooks.example.com/fluenzr."))
+        raise UnsafeDestination(NOT_A_URL)
     if ":" in host:  # a bracketed IPv6 literal, brackets already removed
         return host
     try:
         host = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError:
         if not _HOST_CHARACTERS.fullmatch(host):
-            raise UnsafeDestination(
-                _("“%(host)s” is not a valid host name: check the URL.") % {"host": host}
-            ) from None
+            raise UnsafeDestination(INVALID_HOST, host=host) from None
     return host
 
 
@@ -196,23 +245,16 @@ def check_url(url: str) -> Destination:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeDestination(
-            _("This URL is not valid: enter one such as https://hooks.example.com/fluenzr.")
-        ) from None
+        raise UnsafeDestination(INVALID_URL) from None
     scheme = parts.scheme.lower()
     allow_http = settings.DEBUG or settings.WEBHOOKS_ALLOW_HTTP
     if scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise UnsafeDestination(_("Enter a full URL such as https://hooks.example.com/fluenzr."))
+        raise UnsafeDestination(NOT_A_URL)
     if scheme != "https" and not allow_http:
-        raise UnsafeDestination(
-            _("Webhooks are only sent over HTTPS: use an https:// URL for your endpoint.")
-        )
+        raise UnsafeDestination(HTTPS_ONLY)
     port = port if port is not None else DEFAULT_PORTS[scheme]
     if port not in (80, 443) and not settings.WEBHOOKS_ALLOW_ANY_PORT:
-        raise UnsafeDestination(
-            _("Port %(port)s is not allowed: webhooks are only sent to ports 443 and 80.")
-            % {"port": port}
-        )
+        raise UnsafeDestination(PORT_REFUSED, port=port)
 
     host = _hostname(parts.hostname)
     literal = _literal(host)
@@ -222,19 +264,10 @@ def check_url(url: str) -> Destination:
         addresses: tuple[str, ...] = (host,)
     elif host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
         if not allow_private:
-            raise UnsafeDestination(
-                _(
-                    "%(host)s is a local name: webhooks are only sent to public servers. "
-                    "Use your server's public host name."
-                )
-                % {"host": host}
-            )
+            raise UnsafeDestination(LOCAL_NAME, host=host)
         addresses = ("127.0.0.1",) if host.split(".")[-1] == "localhost" else _resolve(host)
     elif "." not in host and not allow_private:
-        raise UnsafeDestination(
-            _("Enter the full host name, such as hooks.example.com, not “%(host)s”.")
-            % {"host": host}
-        )
+        raise UnsafeDestination(SINGLE_LABEL, host=host)
     else:
         addresses = _resolve(host)
 
@@ -242,21 +275,8 @@ def check_url(url: str) -> Destination:
         reason = _refusal(ipaddress.ip_address(address))
         if reason:
             if address == host:
-                message = _(
-                    "%(address)s is %(kind)s: webhooks are only sent to public addresses. "
-                    "Use your server's public URL."
-                )
-            else:
-                message = _(
-                    "%(host)s resolves to %(address)s, %(kind)s: webhooks are only sent to "
-                    "public addresses. Use your server's public URL."
-                )
-            raise UnsafeDestination(message % {"host": host, "address": address, "kind": reason})
+                raise UnsafeDestination(ADDRESS_REFUSED, address=address, kind=reason)
+            raise UnsafeDestination(RESOLVES_REFUSED, host=host, address=address, kind=reason)
     if parts.username is not None or parts.password is not None:
-        raise UnsafeDestination(
-            _(
-                "Remove the user name and password from the URL: FluenzR signs every "
-                "delivery, so your endpoint can verify it instead."
-            )
-        )
+        raise UnsafeDestination(USERINFO)
     return Destination(scheme=scheme, host=host, port=port, addresses=addresses)

@@ -200,5 +200,5 @@ def _attempt_message(request: HttpRequest, delivery: Delivery) -> None:
         messages.error(
             request,
             _("Not delivered: %(error)s See the attempt in the log below.")
-            % {"error": delivery.last_error or _("no answer.")},
+            % {"error": delivery.last_error_display or _("no answer.")},
         )
