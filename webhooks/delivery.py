@@ -152,31 +152,43 @@ def lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=total_timeout() + 15)
 
 
-# Each enabled endpoint's oldest due deliveries, at most its room: a LATERAL probe per
-# endpoint on the (endpoint, next_attempt_at) index, so a backlog at one slow endpoint costs
-# the others nothing. The room is max_in_flight minus the leases alive — and one request at a
-# time while the endpoint is failing: a receiver that is down is probed, not flooded with
-# retries, and its retries never take the workers healthy endpoints need. Its first 2xx
-# gives it its full share back.
-_CLAIMABLE_SQL = """
-SELECT due.id
-FROM webhooks_endpoint e
-CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at
-    FROM webhooks_delivery d
-    WHERE d.endpoint_id = e.id AND d.status = %(pending)s AND d.next_attempt_at <= %(now)s
-    ORDER BY d.next_attempt_at, d.id
-    LIMIT GREATEST(
-        CASE WHEN e.failing_since IS NULL THEN e.max_in_flight ELSE 1 END - (
-            SELECT count(*) FROM webhooks_delivery f
-            WHERE f.endpoint_id = e.id AND f.status = %(delivering)s AND f.leased_until >= %(now)s
-        ),
-        0
-    )
-) AS due
-WHERE e.enabled
-ORDER BY due.next_attempt_at, due.id
-LIMIT %(limit)s
+# The claim, in one statement: each enabled endpoint's oldest due deliveries, at most its
+# room, are leased and their ids returned. A LATERAL probe per endpoint on the (endpoint,
+# next_attempt_at, id) index, so a backlog at one slow endpoint costs the others nothing.
+# The room is max_in_flight minus the leases alive — and one request at a time while the
+# endpoint is failing: a receiver that is down is probed, not flooded with retries, and its
+# retries never take the workers healthy endpoints need. Its first 2xx gives it its full
+# share back. `id = ANY(ARRAY(…))` asks the inner question once, then finds the rows by
+# primary key, whatever the statistics say.
+_LEASE_SQL = """
+UPDATE webhooks_delivery SET status = %(delivering)s, leased_until = %(until)s
+WHERE id = ANY(ARRAY(
+    SELECT due.id
+    FROM webhooks_endpoint e
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at
+        FROM webhooks_delivery d
+        WHERE d.endpoint_id = e.id
+            AND d.status = %(pending)s
+            AND d.next_attempt_at <= %(now)s
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT GREATEST(
+            CASE WHEN e.failing_since IS NULL THEN e.max_in_flight ELSE 1 END - (
+                SELECT count(*) FROM webhooks_delivery f
+                WHERE f.endpoint_id = e.id
+                    AND f.status = %(delivering)s
+                    AND f.leased_until >= %(now)s
+            ),
+            0
+        )
+        -- A row someone else holds (a replay) is skipped, not waited for.
+        FOR UPDATE SKIP LOCKED
+    ) AS due
+    WHERE e.enabled
+    ORDER BY due.next_attempt_at, due.id
+    LIMIT %(limit)s
+))
+RETURNING id
 """
 
 
@@ -185,29 +197,36 @@ def endpoint_room(endpoint: Endpoint) -> int:
     return endpoint.max_in_flight if endpoint.failing_since is None else 1
 
 
-def _claimable(now: datetime, limit: int) -> list:
+def _lease(now: datetime, limit: int) -> list:
+    """Lease up to `limit` due deliveries (see _LEASE_SQL); their ids."""
+    until = lease_until(now)
+    pending, delivering = DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value
     if connection.vendor == "postgresql":
         params = {
             "now": now,
+            "until": until,
             "limit": limit,
-            "pending": DeliveryStatus.PENDING.value,
-            "delivering": DeliveryStatus.DELIVERING.value,
+            "pending": pending,
+            "delivering": delivering,
         }
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIMABLE_SQL, params)
+            cursor.execute(_LEASE_SQL, params)
             return [row[0] for row in cursor.fetchall()]
-    # The embedded SQLite of `make run` has no LATERAL: the same question, endpoint by endpoint.
+    # The embedded SQLite of `make run` has no LATERAL: the same question, endpoint by
+    # endpoint. (It has one writer at a time, so nothing to skip.)
     due = []
     deliveries = Delivery.objects.unscoped()
     for endpoint in Endpoint.objects.unscoped().filter(enabled=True):
         busy = deliveries.filter(
-            endpoint=endpoint, status=DeliveryStatus.DELIVERING, leased_until__gte=now
+            endpoint=endpoint, status=delivering, leased_until__gte=now
         ).count()
         room = max(endpoint_room(endpoint) - busy, 0)
         due += deliveries.filter(
-            endpoint=endpoint, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+            endpoint=endpoint, status=pending, next_attempt_at__lte=now
         ).values_list("next_attempt_at", "id")[:room]
-    return [pk for _at, pk in sorted(due)[:limit]]
+    ids = [pk for _at, pk in sorted(due)[:limit]]
+    deliveries.filter(pk__in=ids).update(status=delivering, leased_until=until)
+    return ids
 
 
 def _with_endpoints_and_events(ids: list) -> list[Delivery]:
@@ -226,31 +245,35 @@ def _with_endpoints_and_events(ids: list) -> list[Delivery]:
     return deliveries
 
 
-def deliveries_claim(*, now: datetime | None = None, limit: int) -> list[Delivery]:
+# One claimer at a time, so the per-endpoint caps hold exactly across workers. The commit
+# does not wait for the disk: a claim (and whatever the same transaction recorded, see
+# `_turn`) that a database crash forgets only means a delivery goes again, which receivers
+# deduplicate on webhook-id. Events are committed with the changes that emit them, so none
+# is ever lost.
+_CLAIM_LOCK_SQL = """
+SELECT pg_advisory_xact_lock(hashtext('webhooks.deliveries_claim')),
+    set_config('synchronous_commit', 'off', true)
+"""
+
+
+def deliveries_claim(
+    *, now: datetime | None = None, limit: int, expire_leases: bool = True
+) -> list[Delivery]:
     """Lease up to `limit` due deliveries, oldest first, never more per endpoint than its room
     (see `endpoint_room`) minus what is already in flight to it; with their endpoints and
-    events loaded."""
+    events loaded. Dead workers' leases expire first, unless the caller has just done so."""
     now = now or timezone.now()
     if limit <= 0:
         return []
-    with transaction.atomic():
-        # One claimer at a time, so the per-endpoint caps hold exactly across workers. (The
-        # embedded SQLite of `make run` allows one writer at a time anyway.)
+    with transaction.atomic(savepoint=False):
+        # (The embedded SQLite of `make run` allows one writer at a time anyway.)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('webhooks.deliveries_claim'))"
-                )
-        leases_expire(now=now)
-        ids = _claimable(now, limit)
-        if not ids:
-            return []
-        pending = Delivery.objects.unscoped().filter(pk__in=ids, status=DeliveryStatus.PENDING)
-        claimed = list(pending.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        Delivery.objects.unscoped().filter(pk__in=claimed).update(
-            status=DeliveryStatus.DELIVERING, leased_until=lease_until(now)
-        )
-    return _with_endpoints_and_events(claimed)
+                cursor.execute(_CLAIM_LOCK_SQL)
+        if expire_leases:
+            leases_expire(now=now)
+        claimed = _lease(now, limit)
+        return _with_endpoints_and_events(claimed) if claimed else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +560,84 @@ _RECORDED_FIELDS = [
     "next_attempt_at",
 ]
 
+# The delivery log of a batch in one INSERT, its values as arrays (Django's bulk_create spent
+# more on building the rows than PostgreSQL on writing them).
+_LOG_SQL = """
+INSERT INTO webhooks_deliveryattempt (
+    id, workspace_id, created_at, delivery_id, request_headers, status_code, latency_ms,
+    response_body, error, succeeded
+)
+SELECT gen_random_uuid(), v.workspace_id, %s, v.delivery_id, v.request_headers::jsonb,
+    v.status_code, v.latency_ms, v.response_body, v.error, v.succeeded
+FROM unnest(
+    %s::uuid[], %s::uuid[], %s::text[], %s::integer[], %s::integer[], %s::text[], %s::text[],
+    %s::boolean[]
+) AS v(workspace_id, delivery_id, request_headers, status_code, latency_ms, response_body,
+    error, succeeded)
+"""
+
+
+def _attempts_insert(log: list[DeliveryAttempt]) -> None:
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
+        DeliveryAttempt.objects.unscoped().bulk_create(log)
+        return
+    columns = zip(
+        *(
+            (
+                a.workspace_id,
+                a.delivery_id,
+                json.dumps(a.request_headers),
+                a.status_code,
+                a.latency_ms,
+                a.response_body,
+                a.error,
+                a.succeeded,
+            )
+            for a in log
+        ),
+        strict=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_LOG_SQL, [timezone.now(), *(list(column) for column in columns)])
+
+
+# A batch of deliveries moved on in one UPDATE, their values as arrays. (Django's
+# bulk_update writes a CASE per field and row: building it cost more than the requests.)
+_RECORD_SQL = """
+UPDATE webhooks_delivery AS d
+SET attempts = v.attempts, last_status_code = v.last_status_code, last_error = v.last_error,
+    leased_until = NULL, status = v.status, delivered_at = v.delivered_at,
+    next_attempt_at = v.next_attempt_at
+FROM unnest(
+    %s::uuid[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::timestamptz[],
+    %s::timestamptz[]
+) AS v(id, attempts, last_status_code, last_error, status, delivered_at, next_attempt_at)
+WHERE d.id = v.id
+"""
+
+
+def _deliveries_save(deliveries: list[Delivery]) -> None:
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
+        Delivery.objects.unscoped().bulk_update(deliveries, _RECORDED_FIELDS)
+        return
+    columns = zip(
+        *(
+            (
+                d.pk,
+                d.attempts,
+                d.last_status_code,
+                d.last_error,
+                d.status,
+                d.delivered_at,
+                d.next_attempt_at,
+            )
+            for d in deliveries
+        ),
+        strict=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [list(column) for column in columns])
+
 
 def attempts_record(attempts: list[Attempt], *, now: datetime | None = None) -> None:
     """Log a batch of attempts and move their deliveries and endpoints on, in one transaction
@@ -587,11 +688,9 @@ def attempts_record(attempts: list[Attempt], *, now: datetime | None = None) -> 
         # The batch is in the order the answers came: an endpoint's last one says its state.
         outcome_by_endpoint[endpoint.pk] = (endpoint, succeeded)
 
-    with transaction.atomic():
-        DeliveryAttempt.objects.unscoped().bulk_create(log)
-        Delivery.objects.unscoped().bulk_update(
-            [done.delivery for done in attempts], _RECORDED_FIELDS
-        )
+    with transaction.atomic(savepoint=False):
+        _attempts_insert(log)
+        _deliveries_save([done.delivery for done in attempts])
         for endpoint_pk, (endpoint, succeeded) in outcome_by_endpoint.items():
             endpoints = Endpoint.objects.unscoped().filter(pk=endpoint_pk)
             if succeeded:
@@ -632,6 +731,21 @@ def _attempt_in_thread(delivery: Delivery) -> Attempt | None:
         return None
 
 
+LEASES_EXPIRY_EVERY = 1.0  # seconds
+
+
+def _turn(
+    answers: list[Attempt], *, room: int, now: datetime | None, expire_leases: bool
+) -> list[Delivery]:
+    """Record the answers that came back and claim up to `room` more, in one transaction
+    (which, with a claim, does not wait for the disk: see _CLAIM_LOCK_SQL)."""
+    if not answers and room <= 0:
+        return []
+    with transaction.atomic():
+        attempts_record(answers, now=now)
+        return deliveries_claim(now=now, limit=room, expire_leases=expire_leases)
+
+
 def deliver_due(
     *,
     now: datetime | None = None,
@@ -641,27 +755,31 @@ def deliver_due(
     """Claim and send due deliveries for about `duration` seconds; how many were sent.
 
     `workers` threads only make requests. This thread does all the database work, in
-    batches: each turn records every answer that came back since the last one, then claims
-    as many deliveries as there are idle threads. The busier the receivers, the bigger the
-    batches. A slow receiver holds at most its `max_in_flight` threads while the rest keep
-    sending to every other endpoint."""
+    batches: each turn records every answer that came back since the last one and claims as
+    many deliveries as there are idle threads, in one transaction. The busier the receivers,
+    the bigger the batches. A slow receiver holds at most its `max_in_flight` threads while
+    the rest keep sending to every other endpoint."""
     stop_claiming = time.monotonic() + duration
     running: set[Future[Attempt | None]] = set()
+    done: set[Future[Attempt | None]] = set()
     sent = 0
+    leases_expired_at = -LEASES_EXPIRY_EVERY
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhooks") as pool:
         while True:
-            room = workers - len(running)
-            claimed: list[Delivery] = []
-            if room > 0 and time.monotonic() < stop_claiming:
-                claimed = deliveries_claim(now=now, limit=room)
-                running.update(pool.submit(_attempt_in_thread, d) for d in claimed)
-                sent += len(claimed)
+            answers = [a for a in (future.result() for future in done) if a is not None]
+            room = workers - len(running) if time.monotonic() < stop_claiming else 0
+            # Dead workers' leases are rare: looked for once a second, not at every turn.
+            expire_leases = time.monotonic() - leases_expired_at >= LEASES_EXPIRY_EVERY
+            if expire_leases and room > 0:
+                leases_expired_at = time.monotonic()
+            claimed = _turn(answers, room=room, now=now, expire_leases=expire_leases)
+            running.update(pool.submit(_attempt_in_thread, d) for d in claimed)
+            sent += len(claimed)
             if not running:
                 if not claimed:
-                    break
+                    return sent
+                done = set()
                 continue
             # Past the claiming time, the requests still running are waited for to the end.
             timeout = 0.2 if time.monotonic() < stop_claiming else None
             done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            attempts_record([a for a in (f.result() for f in done) if a is not None], now=now)
-    return sent
