@@ -560,6 +560,12 @@ _RECORDED_FIELDS = [
     "next_attempt_at",
 ]
 
+
+def _columns(rows: list[tuple]) -> list[list]:
+    """Rows as one list per column: the arrays an unnest() reads back as rows."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 # The delivery log of a batch in one INSERT, its values as arrays (Django's bulk_create spent
 # more on building the rows than PostgreSQL on writing them).
 _LOG_SQL = """
@@ -581,24 +587,21 @@ def _attempts_insert(log: list[DeliveryAttempt]) -> None:
     if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
         DeliveryAttempt.objects.unscoped().bulk_create(log)
         return
-    columns = zip(
-        *(
-            (
-                a.workspace_id,
-                a.delivery_id,
-                json.dumps(a.request_headers),
-                a.status_code,
-                a.latency_ms,
-                a.response_body,
-                a.error,
-                a.succeeded,
-            )
-            for a in log
-        ),
-        strict=True,
-    )
+    rows = [
+        (
+            a.workspace_id,
+            a.delivery_id,
+            json.dumps(a.request_headers),
+            a.status_code,
+            a.latency_ms,
+            a.response_body,
+            a.error,
+            a.succeeded,
+        )
+        for a in log
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_LOG_SQL, [timezone.now(), *(list(column) for column in columns)])
+        cursor.execute(_LOG_SQL, [timezone.now(), *_columns(rows)])
 
 
 # A batch of deliveries moved on in one UPDATE, their values as arrays. (Django's
@@ -620,23 +623,20 @@ def _deliveries_save(deliveries: list[Delivery]) -> None:
     if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
         Delivery.objects.unscoped().bulk_update(deliveries, _RECORDED_FIELDS)
         return
-    columns = zip(
-        *(
-            (
-                d.pk,
-                d.attempts,
-                d.last_status_code,
-                d.last_error,
-                d.status,
-                d.delivered_at,
-                d.next_attempt_at,
-            )
-            for d in deliveries
-        ),
-        strict=True,
-    )
+    rows = [
+        (
+            d.pk,
+            d.attempts,
+            d.last_status_code,
+            d.last_error,
+            d.status,
+            d.delivered_at,
+            d.next_attempt_at,
+        )
+        for d in deliveries
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL, [list(column) for column in columns])
+        cursor.execute(_RECORD_SQL, _columns(rows))
 
 
 def attempts_record(attempts: list[Attempt], *, now: datetime | None = None) -> None:
